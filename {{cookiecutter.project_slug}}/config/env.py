@@ -1,0 +1,111 @@
+"""Read settings from the environment: typed, with defaults, and strict in production.
+
+Settings call ``env.str("NAME", default=...)`` and friends. A variable read with
+``required=True`` and not set is collected, and ``env.raise_if_missing()`` at the end
+of settings stops start-up with one message naming every missing variable.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+FALSE_VALUES = frozenset({"0", "false", "no", "off"})
+
+
+class Env:
+    def __init__(self, environ: Mapping[builtins.str, builtins.str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.missing: builtins.list[builtins.str] = []
+
+    def _raw(self, name: builtins.str, required: builtins.bool) -> builtins.str | None:
+        value = self.environ.get(name)
+        if value is None or value == "":
+            if required:
+                self.missing.append(name)
+            return None
+        return value
+
+    def str(self, name: builtins.str, default: builtins.str = "", *, required: builtins.bool = False) -> builtins.str:
+        value = self._raw(name, required)
+        return default if value is None else value
+
+    def bool(self, name: builtins.str, default: builtins.bool, *, required: builtins.bool = False) -> builtins.bool:
+        value = self._raw(name, required)
+        if value is None:
+            return default
+        if value.lower() in TRUE_VALUES:
+            return True
+        if value.lower() in FALSE_VALUES:
+            return False
+        raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+    def int(self, name: builtins.str, default: builtins.int, *, required: builtins.bool = False) -> builtins.int:
+        value = self._raw(name, required)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
+
+    def float(self, name: builtins.str, default: builtins.float, *, required: builtins.bool = False) -> builtins.float:
+        value = self._raw(name, required)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str] | None = None, *, required: builtins.bool = False
+    ) -> builtins.list[builtins.str]:
+        """A comma-separated list; blanks around items are ignored."""
+        value = self._raw(name, required)
+        if value is None:
+            return list(default or [])
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
+        value = self.str(name, default)
+        if value not in choices:
+            raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}")
+        return value
+
+    def raise_if_missing(self, context: builtins.str) -> None:
+        if self.missing:
+            names = ", ".join(dict.fromkeys(self.missing))
+            raise ImproperlyConfigured(
+                f"Missing required environment variable(s) {context}: {names}. See .env.example."
+            )
+
+
+def postgres_from_url(url: str) -> dict[str, Any]:
+    """Turn ``postgres://user:password@host:port/name?option=value`` into DATABASES keys.
+
+    Query parameters become libpq connection options (``sslmode``, ``connect_timeout``…).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must start with postgres:// or postgresql:// (got {parts.scheme or 'no'} scheme)"
+        )
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL must name a database: postgres://user:password@host:5432/name")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": dict(parse_qsl(parts.query)),
+    }

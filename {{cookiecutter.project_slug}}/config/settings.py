@@ -1,0 +1,198 @@
+"""Settings for {{ cookiecutter.project_name }}: one module for every environment.
+
+Every value that differs between environments comes from ``env`` below and is listed
+in ``.env.example`` (a test keeps the two in sync). With no ``DATABASE_URL`` and no
+``REDIS_URL``, development runs on SQLite and the local-memory cache; production
+(``DJANGO_ENV=production``) refuses to start without them.
+https://docs.djangoproject.com/en/6.1/ref/settings/
+"""
+
+from pathlib import Path
+
+from config.env import Env, postgres_from_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
+
+env = Env()
+
+# Environment
+DJANGO_ENV = env.choice("DJANGO_ENV", "development", ("development", "production"))
+PRODUCTION = DJANGO_ENV == "production"
+
+# Core
+# https://docs.djangoproject.com/en/6.1/ref/settings/#core-settings
+SECRET_KEY = env.str("SECRET_KEY", "django-insecure-development-only-key", required=PRODUCTION)
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], required=PRODUCTION)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
+
+ROOT_URLCONF = "config.urls"
+# ASGI only: config/asgi.py is the entry point; runserver still works for development.
+WSGI_APPLICATION = None
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "{{ cookiecutter.project_slug }}.core",
+]
+
+# Health checks come first: they answer before host validation and the HTTPS redirect,
+# so load balancers and container probes can reach them by IP over plain HTTP.
+MIDDLEWARE = [
+    "{{ cookiecutter.project_slug }}.core.middleware.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database
+# https://docs.djangoproject.com/en/6.1/ref/databases/#postgresql-notes
+DATABASE_URL = env.str("DATABASE_URL", required=PRODUCTION)
+if DATABASE_URL:
+    _database = postgres_from_url(DATABASE_URL)
+    _database["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", 5))
+    # Every statement is bounded so one slow query cannot hold a pooled connection forever.
+    statement_timeout = env.int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)  # milliseconds
+    _database["OPTIONS"].setdefault("options", f"-c statement_timeout={statement_timeout}")
+    # Django's psycopg 3 pool, one per process: workers * max_size must stay below
+    # PostgreSQL's max_connections.
+    _database["OPTIONS"]["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
+    }
+    DATABASES = {
+        "default": {
+            **_database,
+            # CONN_MAX_AGE must be 0 when the pool is on; Django refuses otherwise.
+            "CONN_MAX_AGE": 0,
+            # The pool checks a connection before lending it, so a database restart
+            # costs no failed requests.
+            "CONN_HEALTH_CHECKS": True,
+            # ATOMIC_REQUESTS would wrap async views in a transaction they cannot use.
+            "ATOMIC_REQUESTS": False,
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # WAL and IMMEDIATE transactions let the web process and the task
+                # worker write at the same time without "database is locked".
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Caching
+# https://docs.djangoproject.com/en/6.1/topics/cache/
+REDIS_URL = env.str("REDIS_URL", required=PRODUCTION)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                # Fail soft: a Redis outage turns cache reads into misses, never into errors.
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", 0.5),  # seconds
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", 0.5),  # seconds
+            },
+        }
+    }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Sessions
+# https://docs.djangoproject.com/en/6.1/topics/http/sessions/
+# cached_db reads from the cache and writes through to the database, so a Redis
+# outage logs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# Authentication
+# https://docs.djangoproject.com/en/6.1/topics/auth/
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Internationalisation
+# https://docs.djangoproject.com/en/6.1/topics/i18n/
+LANGUAGE_CODE = "en-us"
+# Django sets the process time zone; logs of gunicorn and the worker follow it.
+TIME_ZONE = "{{ cookiecutter.timezone }}"
+USE_I18N = True
+USE_TZ = True
+
+# Static files
+# https://docs.djangoproject.com/en/6.1/howto/static-files/
+STATIC_URL = "/static/"
+STATIC_ROOT = env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names in production, so the proxy can cache static files for a year.
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Security
+# https://docs.djangoproject.com/en/6.1/ref/middleware/#module-django.middleware.security
+# Production defaults pass `manage.py check --deploy --fail-level WARNING`.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+X_FRAME_OPTIONS = "DENY"
+
+# Logging
+# https://docs.djangoproject.com/en/6.1/topics/logging/
+LOGGING = {
+    "version": 1,
+    # Keep gunicorn's and uvicorn's loggers alive after Django configures logging.
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+}
+
+env.raise_if_missing(f"for DJANGO_ENV={DJANGO_ENV}")

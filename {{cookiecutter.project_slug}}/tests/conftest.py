@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from django.db import connections
+from pytest_django.fixtures import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Ports nothing listens on: connecting there fails at once, like a dead service.
+DEAD_DATABASE_URL = "postgres://nobody:nothing@127.0.0.1:9/nowhere"
+DEAD_REDIS_URL = "redis://127.0.0.1:9/0"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_thread_sensitive_db_connections() -> AsyncIterator[None]:
+    """Async ORM calls in tests run in asgiref's shared thread; close what they opened."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment for a child process: this one's, plus overrides ('' unsets)."""
+    env = {**os.environ, **overrides}
+    return {name: value for name, value in env.items() if value != ""}
+
+
+def run_manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env or project_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class LiveServer:
+    """The project served by a real uvicorn process on 127.0.0.1."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--lifespan", "off"),
+                *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+        )
+        self._wait_until_up()
+
+    def _wait_until_up(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with status {self.process.returncode}")
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"uvicorn did not answer on {self.url} within {timeout}s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def live_server_factory() -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(**env_overrides: str) -> LiveServer:
+        server = LiveServer(project_env(**env_overrides))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

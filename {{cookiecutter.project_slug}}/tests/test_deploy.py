@@ -1,0 +1,13 @@
+from .conftest import project_env, run_manage
+from .test_settings import PRODUCTION_ENV
+
+
+def test_deploy_check_is_clean_in_production() -> None:
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=project_env(**PRODUCTION_ENV))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_models_and_migrations_agree() -> None:
+    result = run_manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
