@@ -22,9 +22,25 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 # one of these names would shadow it on sys.path.
 RESERVED_SLUGS = frozenset(
     {
-        "asgiref", "config", "conftest", "core", "django", "gunicorn", "manage",
-        "psycopg", "psycopg_pool", "pytest", "redis", "site", "static", "supervisor",
-        "templates", "test", "tests", "uvicorn", "uvicorn_worker",
+        "asgiref",
+        "config",
+        "conftest",
+        "core",
+        "django",
+        "gunicorn",
+        "manage",
+        "psycopg",
+        "psycopg_pool",
+        "pytest",
+        "redis",
+        "site",
+        "static",
+        "supervisor",
+        "templates",
+        "test",
+        "tests",
+        "uvicorn",
+        "uvicorn_worker",
     }
 )
 HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -32,7 +48,6 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Characters that could end a string in generated Python, TOML, YAML or shell.
 UNSAFE_CHARS = frozenset("\"'\\`$")
 FREE_TEXT_FIELDS = ("project_name", "description", "author_name", "author_email", "domain_name", "timezone")
-CHOICES = {"python_version": ("3.13", "3.12"), "postgresql_version": ("17", "16", "15")}
 
 
 def check_free_text(field: str, value: str) -> str | None:
@@ -87,9 +102,6 @@ def errors(context: dict[str, object]) -> list[str]:
         found.append("project_name must not be empty")
     if found:  # the checks below assume printable, unquoted text
         return found
-    for field, choices in CHOICES.items():
-        if context[field] not in choices:
-            found.append(f"{field} must be one of {', '.join(choices)} (got {context[field]!r})")
     checks = (
         check_slug(str(context["project_slug"])),
         check_domain(str(context["domain_name"])),

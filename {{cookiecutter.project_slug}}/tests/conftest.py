@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -91,12 +92,24 @@ class LiveServer:
         self.process.wait(timeout=10)
 
 
+def test_database_url() -> str:
+    """DATABASE_URL for the test database, so a server process sees what the tests see.
+
+    Empty on SQLite: the test database is in memory there, and the server gets its own.
+    """
+    database = connections["default"].settings_dict
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return ""
+    user, password = quote(database["USER"], safe=""), quote(database["PASSWORD"], safe="")
+    return f"postgres://{user}:{password}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
 @pytest.fixture
-def live_server_factory() -> Iterator[Callable[..., LiveServer]]:
+def live_server_factory(django_db_setup: None) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
     def start(**env_overrides: str) -> LiveServer:
-        server = LiveServer(project_env(**env_overrides))
+        server = LiveServer(project_env(**{"DATABASE_URL": test_database_url(), **env_overrides}))
         servers.append(server)
         return server
 

@@ -1,0 +1,103 @@
+"""Bake projects from this template and run their tools, for real."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+CHOICES: dict[str, list[str]] = {
+    name: value
+    for name, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
+    if isinstance(value, list) and not name.startswith("_")
+}
+# Every supported combination of the choice prompts.
+COMBINATIONS = [dict(zip(CHOICES, values, strict=True)) for values in itertools.product(*CHOICES.values())]
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+
+
+def combination_id(combination: dict[str, str]) -> str:
+    return "-".join(f"{name.split('_')[0]}{value}" for name, value in combination.items())
+
+
+def bake(output_dir: Path, **context: str) -> Path:
+    """Bake the template without prompts; return the project directory."""
+    return Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=context, output_dir=str(output_dir)))
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment for commands in a baked project.
+
+    Service URLs are never inherited: a run uses PostgreSQL and Redis only when the
+    test passes them explicitly. Virtualenv variables are dropped so `uv run` uses the
+    project's own .venv.
+    """
+    drop = {*SERVICE_VARIABLES, "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "DJANGO_SETTINGS_MODULE"}
+    env = {name: value for name, value in os.environ.items() if name not in drop}
+    env.update(overrides)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    """Run a command; fail the test with its output if it fails."""
+    result = subprocess.run(
+        cmd, cwd=cwd, env=env or project_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode} in {cwd}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def installed_project(output_dir: Path, **context: str) -> Path:
+    project = bake(output_dir, **context)
+    run(["uv", "sync", "--locked", "--quiet"], cwd=project)
+    return project
+
+
+def service_urls() -> dict[str, str]:
+    """DATABASE_URL (with a database name of its own) and REDIS_URL for a run against real services.
+
+    Outside CI, a machine without them skips the test and says why; in CI they are required.
+    """
+    missing = [name for name in SERVICE_VARIABLES if not os.environ.get(name)]
+    if missing:
+        message = f"{' and '.join(missing)} not set: start PostgreSQL and Redis and export them (see README)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run every test: {message}")
+        pytest.skip(message)
+    # A database name per run, so runs in parallel never share a test database.
+    base, _, _ = os.environ["DATABASE_URL"].rpartition("/")
+    return {"DATABASE_URL": f"{base}/t{uuid.uuid4().hex[:12]}", "REDIS_URL": os.environ["REDIS_URL"]}
+
+
+def create_database(project: Path, database_url: str) -> None:
+    """Create the database DATABASE_URL names, with the baked project's own psycopg."""
+    script = (
+        "import sys, psycopg; base, _, name = sys.argv[1].rpartition('/'); "
+        "c = psycopg.connect(base + '/postgres', autocommit=True); c.execute(f'CREATE DATABASE \"{name}\"')"
+    )
+    run(["uv", "run", "--locked", "python", "-c", script, database_url], cwd=project)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def assert_suite_passed(output: str) -> None:
+    """pytest's summary says tests passed, and none failed or were skipped."""
+    summary = output.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary), output
+    assert "failed" not in summary, output
+    assert "skipped" not in summary, output

@@ -1,0 +1,97 @@
+"""Bake every supported combination; each must be clean, typed and pass its own suite."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import (
+    COMBINATIONS,
+    TEMPLATE_DIR,
+    assert_suite_passed,
+    bake,
+    combination_id,
+    installed_project,
+    project_env,
+    run,
+    service_urls,
+)
+
+# Unrendered Jinja. Django templates (*.html) use the same delimiters by design, so
+# only a mention of the cookiecutter context counts there.
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+DJANGO_TEMPLATE_LEFTOVER = re.compile(r"cookiecutter\.")
+# GitHub Actions expressions are ${{ ... }} by design.
+ALLOWED_LEFTOVER = re.compile(r"\$\{\{.*?\}\}")
+
+
+def text_files(project: Path) -> list[Path]:
+    skip = {".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+    return [path for path in project.rglob("*") if path.is_file() and not skip.intersection(path.parts)]
+
+
+def test_bake_defaults_without_input(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=project_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "my_async_project"
+    assert (project / "manage.py").is_file()
+    assert (project / "my_async_project" / "core" / "views.py").is_file()
+    assert "Next steps:" in result.stdout
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
+def test_bake_leaves_no_template_syntax(combination: dict[str, str], tmp_path: Path) -> None:
+    project = bake(tmp_path, **combination)
+    leftovers = []
+    for path in text_files(project):
+        pattern = DJANGO_TEMPLATE_LEFTOVER if path.suffix == ".html" else JINJA_LEFTOVER
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(ALLOWED_LEFTOVER.sub("", line)):
+                leftovers.append(f"{path.relative_to(project)}:{number}: {line.strip()}")
+    assert leftovers == []
+    assert (project / ".python-version").read_text().strip() == combination["python_version"]
+    assert f"image: postgres:{combination['postgresql_version']}" in (project / ".github/workflows/ci.yml").read_text()
+
+
+def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
+    first = bake(tmp_path / "a")
+    second = bake(tmp_path / "b")
+    values = [
+        dict(line.split("=", 1) for line in (p / ".env").read_text().splitlines() if line and line[0] != "#")
+        for p in (first, second)
+    ]
+    for name in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+        assert len(values[0][name]) >= 32
+        assert values[0][name] != values[1][name]
+    assert stat.S_IMODE((first / ".env").stat().st_mode) == 0o600
+    assert ".env" in (first / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
+def test_generated_project_is_clean_and_passes_its_suite(combination: dict[str, str], tmp_path: Path) -> None:
+    """ruff, mypy and the generated test suite on the embedded default (SQLite, local memory)."""
+    project = installed_project(tmp_path, **combination)
+    version = run(["uv", "run", "--locked", "python", "-c", "import sys; print(sys.version)"], cwd=project)
+    assert version.startswith(combination["python_version"] + ".")
+    run(["make", "lint"], cwd=project)
+    output = run(["make", "test"], cwd=project)
+    assert_suite_passed(output)
+
+
+@pytest.mark.slow
+def test_generated_suite_passes_on_postgres_and_redis(tmp_path: Path) -> None:
+    services = service_urls()
+    project = installed_project(tmp_path)
+    output = run(["make", "test"], cwd=project, env=project_env(**services))
+    assert_suite_passed(output)
