@@ -42,6 +42,8 @@ def project_env(**overrides: str) -> dict[str, str]:
     project's own .venv.
     """
     drop = {*SERVICE_VARIABLES, "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "DJANGO_SETTINGS_MODULE"}
+    # An outer `make` (the template's) must not leak its flags into the project's.
+    drop |= {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
     env = {name: value for name, value in os.environ.items() if name not in drop}
     env.update(overrides)
     return env
@@ -97,7 +99,9 @@ def free_port() -> int:
 
 def assert_suite_passed(output: str) -> None:
     """pytest's summary says tests passed, and none failed or were skipped."""
-    summary = output.strip().splitlines()[-1]
+    summaries = re.findall(r"^=+ (.+ in [\d.]+s.*) =+$", output, flags=re.MULTILINE)
+    assert summaries, output
+    summary = summaries[-1]
     assert re.search(r"\d+ passed", summary), output
     assert "failed" not in summary, output
     assert "skipped" not in summary, output

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks_db",
     "{{ cookiecutter.project_slug }}.core",
 ]
 
@@ -172,6 +173,21 @@ STORAGES = {
         )
     },
 }
+
+# Uploaded files
+# https://docs.djangoproject.com/en/6.1/topics/files/
+# User files are private: no public URL serves MEDIA_ROOT. Downloads go through a view
+# that checks ownership, then (when DOWNLOAD_X_ACCEL_PREFIX is set) hands the file to
+# nginx with X-Accel-Redirect to an internal location aliased to MEDIA_ROOT.
+MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)  # bytes, per file; nginx gets the same value
+DOWNLOAD_X_ACCEL_PREFIX = env.str("DOWNLOAD_X_ACCEL_PREFIX", "/_protected/" if PRODUCTION else "")
+
+# Background tasks
+# https://docs.djangoproject.com/en/6.1/topics/tasks/
+# A database queue (django-tasks-db): no extra infrastructure. `manage.py db_worker`
+# runs the tasks. Another backend (e.g. django-tasks-rq) is a change here, not in code.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Security
 # https://docs.djangoproject.com/en/6.1/ref/middleware/#module-django.middleware.security
