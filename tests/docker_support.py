@@ -115,6 +115,9 @@ def ensure_rootfs() -> None:
                 capture_output=True,
                 timeout=1800,
             )
+            # debootstrap leaves its downloaded packages behind: not part of the system.
+            for leftover in (*target.glob("var/cache/apt/archives/*.deb"), *target.glob("var/lib/apt/lists/*_*")):
+                leftover.unlink()
             subprocess.run(["tar", "-C", str(target), "-cf", str(tarball) + ".part", "."], check=True)
             os.replace(str(tarball) + ".part", tarball)
     with tarball.open("rb") as stream:

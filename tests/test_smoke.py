@@ -13,7 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import create_database, free_port, installed_project, project_env, run, service_urls
+from .conftest import (
+    create_database,
+    free_port,
+    http_client,
+    installed_project,
+    log_in,
+    project_env,
+    run,
+    service_urls,
+    upload_and_wait,
+)
 
 USERNAME, PASSWORD = "smoke", "smoke-password-1"
 
@@ -65,14 +75,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def logged_in(served: Served) -> httpx.Client:
-    """A client that logged in through the real login form."""
-    client = httpx.Client(base_url=served.url, timeout=10)
-    client.get("/accounts/login/")
-    response = client.post(
-        "/accounts/login/",
-        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-    )
-    assert response.status_code == HTTPStatus.FOUND, response.text
+    client = http_client(served.url)
+    log_in(client, USERNAME, PASSWORD)
     return client
 
 
@@ -101,23 +105,14 @@ def test_home_page_over_http(served: Served) -> None:
 def test_upload_is_processed_by_the_worker_and_downloaded(served: Served) -> None:
     client = logged_in(served)
     content = b"city,population\n" + b"".join(b"city-%d,%d\n" % (n, n * 1000) for n in range(5000))
-    response = client.post(
-        "/api/uploads/",
-        files={"file": ("cities.csv", content, "text/csv")},
-        headers={"X-CSRFToken": client.cookies["csrftoken"]},
-    )
-    assert response.status_code == HTTPStatus.CREATED, response.text
-    upload = response.json()["results"][0]
-    deadline = time.monotonic() + 60
-    while upload["status"] not in {"done", "failed"}:
-        assert time.monotonic() < deadline, f"still {upload['status']} after 60s"
-        time.sleep(0.2)
-        upload = client.get(f"/api/uploads/{upload['id']}/").json()
+    upload = upload_and_wait(client, "cities.csv", content)
     assert upload["status"] == "done", upload["error"]
     assert upload["sha256"] == hashlib.sha256(content).hexdigest()
     assert upload["size"] == len(content)
     assert upload["content_type"] == "text/csv"
-    assert (upload["result"]["rows"], upload["result"]["columns"]) == (5001, 2)
+    result = upload["result"]
+    assert isinstance(result, dict)
+    assert (result["rows"], result["columns"]) == (5001, 2)
     download = client.get(f"/uploads/{upload['id']}/download/")
     assert download.status_code == HTTPStatus.OK
     assert download.content == content
