@@ -127,6 +127,14 @@ if REDIS_URL:
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", 0.5),  # seconds
                 "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", 0.5),  # seconds
+                # Each request's blocking cache calls run in a thread of its own. With more
+                # threads than connections, redis-py's default pool fails at once ("Too many
+                # connections"): this one makes a thread wait for a free connection instead.
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": env.int("REDIS_MAX_CONNECTIONS", 100),  # per worker process
+                    "timeout": env.float("REDIS_TIMEOUT", 0.5),  # seconds to wait for one
+                },
             },
         }
     }

@@ -57,6 +57,10 @@ class RedisServer:
         with redis.Redis.from_url(self.url) as client:
             return list(client.keys("*"))
 
+    def ttl(self, key: bytes) -> int:
+        with redis.Redis.from_url(self.url) as client:
+            return int(client.ttl(key))
+
     def _answers(self) -> bool:
         try:
             with redis.Redis.from_url(self.url, socket_connect_timeout=0.2) as client:
