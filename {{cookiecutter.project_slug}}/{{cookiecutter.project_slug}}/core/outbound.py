@@ -55,8 +55,9 @@ def shared_client() -> httpx.AsyncClient:
         # A redirect could leave the host the caller checked; callers follow them deliberately.
         follow_redirects=False,
     )
-    # An empty context: the task must not keep the creating request's context alive.
-    closer = loop.create_task(_close_at_shutdown(loop, client), context=contextvars.Context())
+    # Started eagerly, so it is inside its try block before anything can cancel it; with an
+    # empty context, so it does not keep the creating request's context alive.
+    closer = asyncio.Task(_close_at_shutdown(loop, client), loop=loop, context=contextvars.Context(), eager_start=True)
     _clients[loop] = (client, closer)
     return client
 
