@@ -57,6 +57,11 @@ class RedisServer:
         with redis.Redis.from_url(self.url) as client:
             return list(client.keys("*"))
 
+    def get(self, key: bytes) -> bytes | None:
+        with redis.Redis.from_url(self.url) as client:
+            value: bytes | None = client.get(key)
+            return value
+
     def ttl(self, key: bytes) -> int:
         with redis.Redis.from_url(self.url) as client:
             return int(client.ttl(key))
