@@ -5,11 +5,13 @@ connections are reused across requests and capped by OUTBOUND_HTTP_MAX_CONNECTIO
 client belongs to the loop that created it (its sockets do), hence one per loop: tests
 and ``asyncio.run()`` scripts each get their own.
 
-Closing: gunicorn's ``worker_exit`` hook runs after the worker's loop has closed, too late
-to close anything on it. Instead each client closes itself while its loop shuts down:
-``asyncio.run()``, which uvicorn workers use, cancels the tasks still pending, and a
-small task per client closes it on that cancellation. ``aclose_shared_clients()`` does the
-same on demand.
+Closing: each client closes itself while its loop shuts down: ``asyncio.run()``, which
+gunicorn workers and uvicorn use, cancels the tasks still pending, and a small task per
+client closes it on that cancellation. ``aclose_shared_clients()`` does the same on
+demand. gunicorn's ``worker_exit`` hook cannot do it: it runs after the loop has closed.
+(A uvicorn worker stopped by TERM drains its requests, then re-raises the signal with the
+default handler and dies before either. To exit normally instead, gunicorn.conf.py can
+set ``post_worker_init = lambda worker: signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))``.)
 """
 
 from __future__ import annotations
