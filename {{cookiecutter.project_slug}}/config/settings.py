@@ -210,7 +210,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Async view toolkit
 # core/mixins.py (response cache, rate limit, timeout) and core/outbound.py (HTTP client,
-# circuit breaker); docs/async-views.md in the template's documentation explains them.
+# circuit breaker); each module's docstring explains its choices.
 # Rate limits count in the default cache: in Redis atomically, across all workers.
 # When Redis cannot be reached, requests pass (logged) unless this is off: then they get 503.
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
