@@ -5,7 +5,7 @@ RUN := $(UV) run --locked
 # pytest-xdist workers: two cores here; override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench bench-uploads
+.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,3 +37,5 @@ bench:  ## Measure bake time and the generated suite's run time
 
 bench-uploads:  ## Measure server memory and /healthz latency while uploads stream in
 	$(RUN) python scripts/bench_uploads.py
+bench-cache:  ## Throughput of a cached page vs the same page uncached (gunicorn + uvicorn, wrk)
+	$(RUN) python scripts/bench_cache.py

@@ -119,6 +119,14 @@ if REDIS_URL:
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", 0.5),  # seconds
                 "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", 0.5),  # seconds
+                # Each request's blocking cache calls run in a thread of its own. With more
+                # threads than connections, redis-py's default pool fails at once ("Too many
+                # connections"): this one makes a thread wait for a free connection instead.
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": env.int("REDIS_MAX_CONNECTIONS", 100),  # per worker process
+                    "timeout": env.float("REDIS_TIMEOUT", 0.5),  # seconds to wait for one
+                },
             },
         }
     }
@@ -218,6 +226,27 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 X_FRAME_OPTIONS = "DENY"
+
+# Async view toolkit
+# core/mixins.py (response cache, rate limit, timeout) and core/outbound.py (HTTP client,
+# circuit breaker); each module's docstring explains its choices.
+# Rate limits count in the default cache: in Redis atomically, across all workers.
+# When Redis cannot be reached, requests pass (logged) unless this is off: then they get 503.
+RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
+# One pooled httpx client per worker process: a bound for every outbound call, connect
+# included, and for the connections it keeps open.
+OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", 5.0)  # seconds
+OUTBOUND_HTTP_MAX_CONNECTIONS = env.int("OUTBOUND_HTTP_MAX_CONNECTIONS", 20)
+# A host that fails this many calls in a row is not called again until the cool-down has
+# passed; then one probe call decides whether it is back.
+CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", 5)
+CIRCUIT_BREAKER_COOLDOWN = env.float("CIRCUIT_BREAKER_COOLDOWN", 30.0)  # seconds
+# Link previews fetch pages only from these hosts (".example.com" includes subdomains):
+# a server that fetches any URL it is given can be steered at internal services (SSRF).
+LINK_PREVIEW_ALLOWED_HOSTS = env.list("LINK_PREVIEW_ALLOWED_HOSTS")
+LINK_PREVIEW_RATE_LIMIT = env.int("LINK_PREVIEW_RATE_LIMIT", 30)  # requests per minute, per user or IP
+# URLs the staff dashboard checks, e.g. the status APIs of the services the site depends on.
+DASHBOARD_STATUS_URLS = env.list("DASHBOARD_STATUS_URLS")
 
 # Logging
 # https://docs.djangoproject.com/en/6.1/topics/logging/

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -19,6 +21,8 @@ from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.users.models import User
+
+from .servers import RedisServer, UpstreamServer
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Ports nothing listens on: connecting there fails at once, like a dead service.
@@ -196,3 +200,78 @@ async def logged_in_client(user: User, *, enforce_csrf_checks: bool = False) -> 
 async def client(user: User) -> AsyncClient:
     """An async client logged in as ``user``."""
     return await logged_in_client(user)
+
+
+# Real Redis and a real upstream web site for the async view toolkit's tests (servers.py).
+
+
+def redis_cache_config(url: str) -> dict[str, object]:
+    """CACHES["default"] as config/settings.py builds it for REDIS_URL (test_settings checks that shape)."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+            "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+            "CONNECTION_POOL_KWARGS": {"max_connections": 100, "timeout": 0.5},
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def redis_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not on PATH: install Redis (e.g. apt-get install redis-server) to run these tests"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run every test: {message}")
+        pytest.skip(message)
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_server_process: RedisServer, settings: Settings) -> Iterator[RedisServer]:
+    """The default cache on a private, empty Redis that the test may stop; running again afterwards."""
+    server = redis_server_process
+    if not server.running:
+        server.start()
+    server.flush()
+    settings.CACHES = {"default": redis_cache_config(server.url)}
+    settings.DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    yield server
+    if not server.running:
+        server.start()
+
+
+@pytest.fixture
+def fresh_cache(settings: Settings) -> None:
+    """An empty local-memory cache of the test's own: no counters or pages left by other tests."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def cache_backend(request: pytest.FixtureRequest) -> str:
+    """Run the test on an empty local-memory cache, then on a private Redis."""
+    request.getfixturevalue("redis_server" if request.param == "redis" else "fresh_cache")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[UpstreamServer]:
+    server = UpstreamServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: UpstreamServer) -> UpstreamServer:
+    """The upstream web site, its request counts reset."""
+    upstream_server.hits.clear()
+    return upstream_server
