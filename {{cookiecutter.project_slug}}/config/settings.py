@@ -207,6 +207,7 @@ UPLOAD_ALLOWED_TYPES = env.list(
 # A job still "processing" after this long is presumed dead (worker killed) and re-queued.
 UPLOAD_PROCESSING_TIMEOUT = env.int("UPLOAD_PROCESSING_TIMEOUT", 300)  # seconds
 UPLOAD_MAX_ATTEMPTS = env.int("UPLOAD_MAX_ATTEMPTS", 5)  # transient failures are retried with backoff
+UPLOAD_RATE_LIMIT = env.int("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
 # Django refuses more files than this while parsing (TooManyFilesSent).
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 

@@ -34,6 +34,9 @@ DEAD_REDIS_URL = "redis://127.0.0.1:9/0"
 def _test_settings(settings: Settings, tmp_path: Path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    # A key prefix per test: no rate-limit counter or cached entry outlives its test.
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {alias: {**config, "KEY_PREFIX": prefix} for alias, config in django_settings.CACHES.items()}
 
 
 @pytest_asyncio.fixture(autouse=True)

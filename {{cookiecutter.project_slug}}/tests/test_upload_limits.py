@@ -157,3 +157,16 @@ async def test_stored_file_name_never_comes_from_the_client(name: str, client: A
     assert os.sep + "etc" not in created.file.path
     assert created.original_name == clean_filename(name)
     assert response.json()["results"][0]["original_name"] == created.original_name
+
+
+async def test_uploads_are_rate_limited_per_user(client: AsyncClient, settings: Settings) -> None:
+    settings.UPLOAD_RATE_LIMIT = 2
+    for _ in range(2):
+        assert (await client.post("/api/uploads/", {"file": upload("a.txt", TEXT)})).status_code == HTTPStatus.CREATED
+    refused = await client.post("/api/uploads/", {"file": upload("a.txt", TEXT)})
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert int(refused["Retry-After"]) > 0
+    assert refused.json()["error"].startswith("Too many requests; try again in")
+    form = await client.post("/uploads/new/", {"file": upload("a.txt", TEXT)})
+    assert form.status_code == HTTPStatus.TOO_MANY_REQUESTS  # the form and the API share the limit
+    assert (await client.get("/api/uploads/")).status_code == HTTPStatus.OK  # reading is not limited

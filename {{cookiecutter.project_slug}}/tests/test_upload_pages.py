@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
+from {{ cookiecutter.project_slug }}.uploads import jobs
 from {{ cookiecutter.project_slug }}.uploads.models import Upload
 from {{ cookiecutter.project_slug }}.users.models import User
 
@@ -128,3 +129,14 @@ async def test_production_downloads_are_handed_to_nginx(client: AsyncClient, use
     assert response["Content-Disposition"] == 'attachment; filename="data.csv"'
     assert response["X-Content-Type-Options"] == "nosniff"
     assert await body(response) == b""
+
+
+async def test_list_counts_uploads_by_status_and_follows_processing(client: AsyncClient, user: User) -> None:
+    await client.post("/uploads/new/", {"file": [upload("a.csv", CSV), upload("b.txt", TEXT)]})
+    page = (await client.get("/uploads/")).content.decode()
+    assert "0 done · 0 processing · 2 waiting · 0 failed" in page
+    first = await Upload.objects.filter(owner=user).afirst()
+    assert first is not None
+    await sync_to_async(jobs.process)(first.pk)
+    page = (await client.get("/uploads/")).content.decode()
+    assert "1 done · 0 processing · 1 waiting · 0 failed" in page

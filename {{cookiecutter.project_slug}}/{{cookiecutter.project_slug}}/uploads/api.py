@@ -7,23 +7,31 @@ from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import aget_object_or_404
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from ..core.auth import ApiLoginRequiredMixin
 from . import intake
-from .views import owned_by, paginate
+from .views import UploadRateLimitMixin, owned_by, paginate
 
 
-class UploadCollectionApi(ApiLoginRequiredMixin, View):
+class UploadCollectionApi(ApiLoginRequiredMixin, UploadRateLimitMixin, View):
     """GET: the user's uploads, paginated. POST: upload one or more files (multipart, field ``file``)."""
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
         # CSRF is checked in intake.receive(), after the upload limits are in place.
         return csrf_exempt(super().as_view(**initkwargs))
+
+    async def check_rate_limit(self, request: HttpRequest) -> HttpResponse | None:
+        """The same limit as the form, answered in JSON."""
+        refusal = await super().check_rate_limit(request)
+        if refusal is None:
+            return None
+        headers = {"Retry-After": refusal["Retry-After"]}
+        return JsonResponse({"error": refusal.content.decode()}, status=refusal.status_code, headers=headers)
 
     async def get(self, request: HttpRequest) -> JsonResponse:
         uploads, pagination = await paginate(request, owned_by(self.user))

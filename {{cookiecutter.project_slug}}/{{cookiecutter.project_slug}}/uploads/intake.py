@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 
-from . import jobs
+from . import counts, jobs
 from .models import Upload
 from .processing import SNIFF_BYTES, sniff_content_type
 
@@ -139,6 +139,7 @@ def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Up
                 uploads.append(upload)
             for upload in uploads:
                 transaction.on_commit(partial(jobs.enqueue, upload.pk), robust=True)
+            transaction.on_commit(partial(counts.forget, owner.pk), robust=True)
     except BaseException:
         for upload in uploads:  # the rows were rolled back: do not leave their files behind
             if upload.file.name:

@@ -17,6 +17,7 @@ from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import counts
 from .models import Upload
 from .processing import UnprocessableFileError, inspect
 
@@ -51,16 +52,18 @@ def claim(upload_id: UUID | str) -> Upload | None:
     )
     if not claimed:
         return None
-    return Upload.objects.get(pk=upload_id)
+    upload = Upload.objects.get(pk=upload_id)
+    counts.forget(upload.owner_id)
+    return upload
 
 
 def _finish(upload: Upload, **fields: object) -> bool:
     """Record an outcome, only if this worker still holds the claim it started with."""
-    return bool(
-        Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING, started_at=upload.started_at).update(
-            processed_at=timezone.now(), **fields
-        )
-    )
+    finished = Upload.objects.filter(
+        pk=upload.pk, status=Upload.Status.PROCESSING, started_at=upload.started_at
+    ).update(processed_at=timezone.now(), **fields)
+    counts.forget(upload.owner_id)
+    return bool(finished)
 
 
 def fail(upload: Upload, message: str) -> None:
@@ -77,6 +80,7 @@ def retry_later(upload: Upload, message: str) -> None:
     requeued = Upload.objects.filter(
         pk=upload.pk, status=Upload.Status.PROCESSING, started_at=upload.started_at
     ).update(status=Upload.Status.PENDING, error=message, queued_at=timezone.now() + timedelta(seconds=delay))
+    counts.forget(upload.owner_id)
     if requeued:
         logger.warning("upload %s: %s; retrying in %.0fs", upload.pk, message, delay)
         enqueue(upload.pk, delay=delay)

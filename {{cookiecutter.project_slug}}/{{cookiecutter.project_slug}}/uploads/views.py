@@ -22,7 +22,8 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from ..core.auth import LoginRequiredMixin
-from . import intake
+from ..core.mixins import RateLimitMixin
+from . import counts, intake
 from .models import Upload
 from .processing import CHUNK_SIZE
 
@@ -76,14 +77,25 @@ def download_response(upload: Upload) -> HttpResponseBase:
 
 
 class UploadListView(LoginRequiredMixin, View):
-    """The user's uploads, newest first."""
+    """The user's uploads, newest first, with counts by status."""
 
     async def get(self, request: HttpRequest) -> HttpResponse:
         uploads, pagination = await paginate(request, owned_by(self.user))
-        return TemplateResponse(request, "uploads/list.html", {"uploads": uploads, "pagination": pagination})
+        context = {"uploads": uploads, "pagination": pagination, "counts": await counts.aget(self.user.pk)}
+        return TemplateResponse(request, "uploads/list.html", context)
 
 
-class UploadCreateView(LoginRequiredMixin, View):
+class UploadRateLimitMixin(RateLimitMixin):
+    """Uploads per user and minute (UPLOAD_RATE_LIMIT), shared by the form and the API."""
+
+    rate_limit_methods = frozenset({"POST"})
+    rate_limit_scope = "uploads"
+
+    def get_rate_limit(self) -> int:
+        return int(settings.UPLOAD_RATE_LIMIT)
+
+
+class UploadCreateView(LoginRequiredMixin, UploadRateLimitMixin, View):
     """The upload form; several files at once."""
 
     @classmethod
