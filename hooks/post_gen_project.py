@@ -13,15 +13,20 @@ PROJECT_DIR = Path.cwd()
 
 
 def write_dotenv() -> None:
-    """Create .env (git-ignored) from .env.example, with fresh secrets filled in."""
+    """Create .env (git-ignored) from .env.example: fresh secrets, and plain HTTP for local compose."""
     values = {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        # `docker compose up` serves plain HTTP on 127.0.0.1 until TLS is put in front.
+        "SECURE_SSL_REDIRECT": "false",
     }
+    notes = {"SECURE_SSL_REDIRECT": "# This checkout serves plain HTTP locally; remove the next line once TLS is in front."}
     lines = []
     for line in (PROJECT_DIR / ".env.example").read_text().splitlines():
         name, sep, _ = line.partition("=")
         if sep and name in values:
+            if name in notes:
+                lines.append(notes[name])
             line = f"{name}={values[name]}"
         lines.append(line)
     dotenv = PROJECT_DIR / ".env"
@@ -40,6 +45,8 @@ def main() -> int:
         "  make migrate      # SQLite by default; set DATABASE_URL for PostgreSQL\n"
         "  make run          # http://127.0.0.1:8000/\n"
         "  make test         # the project's test suite\n"
+        "or, with Docker:\n"
+        "  docker compose up --build   # http://127.0.0.1:8080/\n"
     )
     return 0
 

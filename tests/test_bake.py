@@ -73,6 +73,7 @@ def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
     for name in ("SECRET_KEY", "POSTGRES_PASSWORD"):
         assert len(values[0][name]) >= 32
         assert values[0][name] != values[1][name]
+    assert values[0]["SECURE_SSL_REDIRECT"] == "false"  # local compose serves plain HTTP
     assert stat.S_IMODE((first / ".env").stat().st_mode) == 0o600
     assert ".env" in (first / ".gitignore").read_text().splitlines()
 
