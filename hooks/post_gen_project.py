@@ -20,7 +20,7 @@ def write_dotenv() -> None:
         # `docker compose up` serves plain HTTP on 127.0.0.1 until TLS is put in front.
         "SECURE_SSL_REDIRECT": "false",
     }
-    notes = {"SECURE_SSL_REDIRECT": "# This checkout serves plain HTTP locally; remove the next line once TLS is in front."}
+    notes = {"SECURE_SSL_REDIRECT": "# Plain HTTP for local use; remove the next line once TLS is in front."}
     lines = []
     for line in (PROJECT_DIR / ".env.example").read_text().splitlines():
         name, sep, _ = line.partition("=")
