@@ -8,7 +8,7 @@ JOBS ?= 2
 .PHONY: help install test lint docs lock bake bench bench-request-path
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 install:  ## Install the template's tooling into .venv
 	$(UV) sync --locked
