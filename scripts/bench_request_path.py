@@ -225,10 +225,10 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), load average {os.getloadavg()[0]:.2f} at start"
 
 
-def report(servers: dict[str, Server], args: argparse.Namespace, mode: str, versions: str) -> None:
+def report(servers: dict[str, Server], args: argparse.Namespace, mode: str, versions: str, host: str) -> None:
     print(f"\n{mode}; {versions}")
     print(f"gunicorn -w 2 -k uvicorn_worker.UvicornWorker; wrk -t2 -c{args.connections} -d{args.duration}s,")
-    print(f"{args.rounds} rounds alternating stock and fast; medians. {machine()}.\n")
+    print(f"{args.rounds} rounds alternating stock and fast; medians. {host}.\n")
     print("| page | variant | req/s (median) | CPU ms/req per round | CPU ms/req (median) | vs stock | errors |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for page in PAGES:
@@ -251,6 +251,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     services = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
+    host = machine()
 
     with tempfile.TemporaryDirectory() as tmp:
         clean = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "DATABASE_URL", "REDIS_URL"}}
@@ -295,7 +296,7 @@ def main() -> int:
                 for page in PAGES:
                     for server in order:
                         measure(server, page, args.duration, args.connections)
-            report(servers, args, mode, versions)
+            report(servers, args, mode, versions, host)
             for name in servers:
                 log = (project / f"gunicorn-{name}.log").read_text(errors="replace").strip()
                 print(f"\ngunicorn ({name}) log: {log[-3000:] if log else 'empty'}")
