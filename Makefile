@@ -5,7 +5,7 @@ RUN := $(UV) run --locked
 # pytest-xdist workers: two cores here; override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench bench-request-path
+.PHONY: help install test lint docs lock bake bench bench-request-path django-asgi-tests
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -37,3 +37,6 @@ bench:  ## Measure bake time and the generated suite's run time
 
 bench-request-path:  ## Server CPU/req and req/s, stock vs lean ASGI path (needs wrk; ~4 min)
 	$(RUN) python scripts/bench_request_path.py
+
+django-asgi-tests:  ## Django's own ASGI handler tests against the project's lean handler
+	$(RUN) python scripts/django_asgi_tests.py

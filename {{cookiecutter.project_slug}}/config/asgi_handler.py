@@ -20,6 +20,7 @@ import inspect
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from functools import cached_property
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
@@ -84,9 +85,11 @@ class PooledExecutorASGIHandler(ASGIHandler):
     # Idle threads kept for reuse; past this, a finished request's thread exits as in stock Django.
     max_idle_executors = 64
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._idle: list[RequestExecutor] = []
+    @cached_property
+    def _idle(self) -> list[RequestExecutor]:
+        # Created on first use, so subclasses that skip __init__ (as Django's
+        # ASGIStaticFilesHandler does) still work.
+        return []
 
     def load_middleware(self, is_async: bool = False) -> None:
         """Django's middleware chain, built with config/middleware.py's audited adapters.
