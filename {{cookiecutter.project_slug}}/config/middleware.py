@@ -11,10 +11,10 @@ settings.MIDDLEWARE keeps Django's own paths (``check --deploy`` looks for them)
 fast handler (config/asgi_handler.py) builds its chain through ``adapted()``.
 
 Each adapter was audited against one Django release (``audited_against``): its
-predicates depend on that release's code. tests/test_middleware_adapters.py fails on
-any other Django version until someone re-reads the wrapped middleware and updates
-them. Should an inlined hook ever touch the ORM, Django raises SynchronousOnlyOperation
-rather than block the loop. Never adapt middleware whose hooks do I/O
+predicates depend on that release's code, so tests/request_path/test_middleware_adapters.py
+fails on any other Django version until someone re-reads the wrapped middleware and
+corrects them. Should an inlined hook ever touch the ORM, Django raises
+SynchronousOnlyOperation rather than block the loop. Never adapt middleware whose hooks do I/O
 (``LoginRequiredMiddleware`` reads ``request.user``); write the project's own
 middleware natively async instead (docs: request-path).
 """
