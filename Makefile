@@ -5,7 +5,7 @@ RUN := $(UV) run --locked
 # pytest-xdist workers: two cores here; override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench bench-request-path django-asgi-tests
+.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache bench-request-path django-asgi-tests
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -34,6 +34,11 @@ bake:  ## Bake the default project into ./.baked/
 
 bench:  ## Measure bake time and the generated suite's run time
 	$(RUN) python scripts/bench_bake.py
+
+bench-uploads:  ## Measure server memory and /healthz latency while uploads stream in
+	$(RUN) python scripts/bench_uploads.py
+bench-cache:  ## Throughput of a cached page vs the same page uncached (gunicorn + uvicorn, wrk)
+	$(RUN) python scripts/bench_cache.py
 
 bench-request-path:  ## Server CPU/req and req/s, stock vs lean ASGI path (needs wrk; ~4 min)
 	$(RUN) python scripts/bench_request_path.py

@@ -8,9 +8,11 @@ import os
 import re
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -113,3 +115,44 @@ def assert_suite_passed(output: str, *, allowed_skip: str | None = None) -> None
     assert all(allowed_skip and allowed_skip in reason for reason in skips), output
     if allowed_skip is None:
         assert "skipped" not in summary, output
+
+
+def http_client(base_url: str, timeout: float = 30) -> httpx.Client:
+    """An HTTP client for a served project.
+
+    Production cookies are Secure, and the tests talk plain HTTP to 127.0.0.1: like a
+    browser on localhost, this client sends them anyway.
+    """
+
+    def keep_secure_cookies(response: httpx.Response) -> None:
+        for cookie in client.cookies.jar:
+            cookie.secure = False
+
+    client = httpx.Client(base_url=base_url, timeout=timeout, event_hooks={"response": [keep_secure_cookies]})
+    return client
+
+
+def log_in(client: httpx.Client, username: str, password: str) -> None:
+    """Log in through the real login form, CSRF token included."""
+    client.get("/accounts/login/").raise_for_status()
+    response = client.post(
+        "/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+    )
+    assert response.status_code == 302, response.text
+    assert "sessionid" in client.cookies
+
+
+def upload_and_wait(client: httpx.Client, name: str, content: bytes, timeout: float = 90) -> dict[str, object]:
+    """Upload a file through the API and poll until the worker has finished with it."""
+    response = client.post(
+        "/api/uploads/", files={"file": (name, content)}, headers={"X-CSRFToken": client.cookies["csrftoken"]}
+    )
+    assert response.status_code == 201, response.text
+    upload: dict[str, object] = response.json()["results"][0]
+    deadline = time.monotonic() + timeout
+    while upload["status"] not in {"done", "failed"}:
+        assert time.monotonic() < deadline, f"upload still {upload['status']} after {timeout}s"
+        time.sleep(0.2)
+        upload = client.get(f"/api/uploads/{upload['id']}/").json()
+    return upload

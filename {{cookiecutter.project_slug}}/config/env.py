@@ -87,15 +87,22 @@ class Env:
             )
 
 
-def postgres_from_url(url: str) -> dict[str, Any]:
-    """Turn ``postgres://user:password@host:port/name?option=value`` into DATABASES keys.
+def database_from_url(url: str) -> dict[str, Any]:
+    """Turn DATABASE_URL into DATABASES keys.
 
-    Query parameters become libpq connection options (``sslmode``, ``connect_timeout``…).
+    ``postgres://user:password@host:port/name?option=value``: query parameters become
+    libpq connection options (``sslmode``, ``connect_timeout``…).
+    ``sqlite:////absolute/path.sqlite3``: a SQLite file.
     """
     parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)[1:]  # sqlite:///relative, sqlite:////absolute
+        if not path.startswith("/") or path == "/":
+            raise ImproperlyConfigured("A SQLite DATABASE_URL needs an absolute path: sqlite:////path/to/db.sqlite3")
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {}}
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(
-            f"DATABASE_URL must start with postgres:// or postgresql:// (got {parts.scheme or 'no'} scheme)"
+            f"DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {parts.scheme or 'no'} scheme)"
         )
     name = unquote(parts.path.lstrip("/"))
     if not name:

@@ -9,7 +9,7 @@ https://docs.djangoproject.com/en/6.1/ref/settings/
 
 from pathlib import Path
 
-from config.env import Env, postgres_from_url
+from config.env import Env, database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks_db",
     "{{ cookiecutter.project_slug }}.core",
+    "{{ cookiecutter.project_slug }}.users",
+    "{{ cookiecutter.project_slug }}.uploads",
 ]
 
 # Health checks come first: they answer before host validation and the HTTPS redirect,
@@ -77,8 +79,8 @@ TEMPLATES = [
 # Database
 # https://docs.djangoproject.com/en/6.1/ref/databases/#postgresql-notes
 DATABASE_URL = env.str("DATABASE_URL", required=PRODUCTION)
-if DATABASE_URL:
-    _database = postgres_from_url(DATABASE_URL)
+_database = database_from_url(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+if _database["ENGINE"] == "django.db.backends.postgresql":
     _database["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", 5))
     # Every statement is bounded so one slow query cannot hold a pooled connection forever.
     statement_timeout = env.int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)  # milliseconds
@@ -90,32 +92,22 @@ if DATABASE_URL:
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
     }
-    DATABASES = {
-        "default": {
-            **_database,
-            # CONN_MAX_AGE must be 0 when the pool is on; Django refuses otherwise.
-            "CONN_MAX_AGE": 0,
-            # The pool checks a connection before lending it, so a database restart
-            # costs no failed requests.
-            "CONN_HEALTH_CHECKS": True,
-            # ATOMIC_REQUESTS would wrap async views in a transaction they cannot use.
-            "ATOMIC_REQUESTS": False,
-        }
-    }
+    # CONN_MAX_AGE must be 0 when the pool is on; Django refuses otherwise.
+    _database["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before lending it, so a database restart costs no
+    # failed requests.
+    _database["CONN_HEALTH_CHECKS"] = True
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL and IMMEDIATE transactions let the web process and the task
-                # worker write at the same time without "database is locked".
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    }
+    # WAL and IMMEDIATE transactions let the web process and the task worker write at
+    # the same time without "database is locked".
+    _database["OPTIONS"].update(
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        transaction_mode="IMMEDIATE",
+        timeout=20,  # seconds to wait for a lock
+    )
+# ATOMIC_REQUESTS would wrap async views in a transaction they cannot use.
+_database["ATOMIC_REQUESTS"] = False
+DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Caching
@@ -131,6 +123,14 @@ if REDIS_URL:
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", 0.5),  # seconds
                 "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", 0.5),  # seconds
+                # Each request's blocking cache calls run in a thread of its own. With more
+                # threads than connections, redis-py's default pool fails at once ("Too many
+                # connections"): this one makes a thread wait for a free connection instead.
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": env.int("REDIS_MAX_CONNECTIONS", 100),  # per worker process
+                    "timeout": env.float("REDIS_TIMEOUT", 0.5),  # seconds to wait for one
+                },
             },
         }
     }
@@ -146,6 +146,11 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Authentication
 # https://docs.djangoproject.com/en/6.1/topics/auth/
+# A project-owned user model from day one: changing it later is a painful migration.
+AUTH_USER_MODEL = "users.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "uploads:list"
+LOGOUT_REDIRECT_URL = "home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -184,8 +189,31 @@ STORAGES = {
 # that checks ownership, then (when DOWNLOAD_X_ACCEL_PREFIX is set) hands the file to
 # nginx with X-Accel-Redirect to an internal location aliased to MEDIA_ROOT.
 MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
-UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)  # bytes, per file; nginx gets the same value
 DOWNLOAD_X_ACCEL_PREFIX = env.str("DOWNLOAD_X_ACCEL_PREFIX", "/_protected/" if PRODUCTION else "")
+
+# Uploads app
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)  # bytes, per file; nginx gets the same value
+UPLOAD_MAX_FILES = env.int("UPLOAD_MAX_FILES", 10)  # files per request
+# Checked against the type sniffed from the bytes, never the client's claim.
+UPLOAD_ALLOWED_TYPES = env.list(
+    "UPLOAD_ALLOWED_TYPES",
+    [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "application/pdf",
+    ],
+)
+# A job still "processing" after this long is presumed dead (worker killed) and re-queued.
+UPLOAD_PROCESSING_TIMEOUT = env.int("UPLOAD_PROCESSING_TIMEOUT", 300)  # seconds
+UPLOAD_MAX_ATTEMPTS = env.int("UPLOAD_MAX_ATTEMPTS", 5)  # transient failures are retried with backoff
+UPLOAD_RATE_LIMIT = env.int("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
+# Django refuses more files than this while parsing (TooManyFilesSent).
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 
 # Background tasks
 # https://docs.djangoproject.com/en/6.1/topics/tasks/
@@ -203,6 +231,27 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 X_FRAME_OPTIONS = "DENY"
+
+# Async view toolkit
+# core/mixins.py (response cache, rate limit, timeout) and core/outbound.py (HTTP client,
+# circuit breaker); each module's docstring explains its choices.
+# Rate limits count in the default cache: in Redis atomically, across all workers.
+# When Redis cannot be reached, requests pass (logged) unless this is off: then they get 503.
+RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
+# One pooled httpx client per worker process: a bound for every outbound call, connect
+# included, and for the connections it keeps open.
+OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", 5.0)  # seconds
+OUTBOUND_HTTP_MAX_CONNECTIONS = env.int("OUTBOUND_HTTP_MAX_CONNECTIONS", 20)
+# A host that fails this many calls in a row is not called again until the cool-down has
+# passed; then one probe call decides whether it is back.
+CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", 5)
+CIRCUIT_BREAKER_COOLDOWN = env.float("CIRCUIT_BREAKER_COOLDOWN", 30.0)  # seconds
+# Link previews fetch pages only from these hosts (".example.com" includes subdomains):
+# a server that fetches any URL it is given can be steered at internal services (SSRF).
+LINK_PREVIEW_ALLOWED_HOSTS = env.list("LINK_PREVIEW_ALLOWED_HOSTS")
+LINK_PREVIEW_RATE_LIMIT = env.int("LINK_PREVIEW_RATE_LIMIT", 30)  # requests per minute, per user or IP
+# URLs the staff dashboard checks, e.g. the status APIs of the services the site depends on.
+DASHBOARD_STATUS_URLS = env.list("DASHBOARD_STATUS_URLS")
 
 # Logging
 # https://docs.djangoproject.com/en/6.1/topics/logging/

@@ -3,7 +3,7 @@ import secrets
 
 import pytest
 
-from config.env import Env, postgres_from_url
+from config.env import Env, database_from_url
 
 from .conftest import DEAD_DATABASE_URL, DEAD_REDIS_URL, project_env, run_manage
 
@@ -71,13 +71,23 @@ def test_redis_url_gives_a_fail_soft_django_redis_cache() -> None:
     cache = loaded["CACHES"]["default"]
     assert cache["BACKEND"] == "django_redis.cache.RedisCache"
     assert cache["LOCATION"] == "redis://cache.internal:6379/2"
-    assert cache["OPTIONS"] == {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    assert cache["OPTIONS"] == {
+        "IGNORE_EXCEPTIONS": True,
+        "SOCKET_CONNECT_TIMEOUT": 0.5,
+        "SOCKET_TIMEOUT": 0.5,
+        "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+        "CONNECTION_POOL_KWARGS": {"max_connections": 100, "timeout": 0.5},
+    }
 
 
-@pytest.mark.parametrize("url", ["mysql://u:p@h/db", "postgres://u:p@h:5432/"])
+@pytest.mark.parametrize("url", ["mysql://u:p@h/db", "postgres://u:p@h:5432/", "sqlite:///relative.db"])
 def test_unusable_database_url_is_refused(url: str) -> None:
     with pytest.raises(Exception, match="DATABASE_URL"):
-        postgres_from_url(url)
+        database_from_url(url)
+
+
+def test_sqlite_database_url() -> None:
+    assert database_from_url("sqlite:////srv/app/db.sqlite3")["NAME"] == "/srv/app/db.sqlite3"
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("off", False), ("FALSE", False)])

@@ -7,12 +7,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_finished
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from pytest_django.fixtures import Settings
+
+from {{ cookiecutter.project_slug }}.users.models import User
 
 from . import urls
 from .client import build

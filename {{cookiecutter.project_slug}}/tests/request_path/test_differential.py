@@ -15,8 +15,9 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIHandler
+
+from {{ cookiecutter.project_slug }}.users.models import User
 
 from . import urls
 from .client import Client, Response, build

@@ -10,12 +10,12 @@ from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import connections
 
 import config.asgi_handler
+from {{ cookiecutter.project_slug }}.users.models import User
 from config.asgi_handler import RequestExecutor
 
 from ..conftest import project_env, run_manage

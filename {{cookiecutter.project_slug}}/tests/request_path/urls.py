@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
@@ -141,7 +140,6 @@ async def fire_and_forget(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     *project_urlpatterns,
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("t/plain/", plain),
     path("t/sync/", sync_view),
     path("t/blocking/", blocking),

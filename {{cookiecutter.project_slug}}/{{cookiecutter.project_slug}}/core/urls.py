@@ -1,9 +1,13 @@
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import path
 
-from .views import HealthzView, HomeView, ReadyzView
+from .views import DashboardView, HealthzView, HomeView, LinkPreviewView, ReadyzView
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("link-preview", LinkPreviewView.as_view(), name="link-preview"),
+    # Staff only: the check runs before the view, so the cached page never reaches anyone else.
+    path("dashboard", staff_member_required(DashboardView.as_view()), name="dashboard"),
 ]

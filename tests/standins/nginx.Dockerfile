@@ -1,0 +1,18 @@
+# Stand-in for nginx:1.30: /etc/nginx/templates/*.template rendered with envsubst into
+# /etc/nginx/conf.d/ at start (as the official image does), then nginx in the foreground.
+ARG BASE=cad-standin/base:latest
+FROM ${BASE}
+RUN apt-get update \
+ && apt-get install -y nginx gettext-base curl \
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
+ && ln -sf /dev/stdout /var/log/nginx/access.log \
+ && ln -sf /dev/stderr /var/log/nginx/error.log \
+ && mkdir -p /etc/nginx/templates \
+ && id nginx 2>/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin nginx
+# The official image's nginx.conf runs workers as "nginx" and includes conf.d/*.conf.
+RUN sed -i 's/^user .*/user nginx;/' /etc/nginx/nginx.conf
+COPY nginx-entrypoint.sh /docker-entrypoint.sh
+EXPOSE 80
+STOPSIGNAL SIGQUIT
+ENTRYPOINT ["/docker-entrypoint.sh"]
+CMD ["nginx", "-g", "daemon off;"]

@@ -1,0 +1,97 @@
+"""Redis stops, then starts again: the site degrades but keeps working, and recovers without a restart."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import AsyncClient
+from pytest_django.fixtures import Settings
+
+from .servers import RedisServer
+from .test_response_cache import token
+
+pytestmark = [pytest.mark.urls("tests.toolkit_views"), pytest.mark.django_db(transaction=True)]
+
+
+async def test_pages_render_while_redis_is_down(async_client: AsyncClient, redis_server: RedisServer) -> None:
+    redis_server.stop()
+    first = await async_client.get("/users")
+    second = await async_client.get("/users")
+    assert first.status_code == second.status_code == HTTPStatus.OK
+    assert token(first.content) != token(second.content)  # rendered each time: cache misses
+
+    redis_server.start()
+    assert redis_server.keys() == []  # nothing from the outage waits to be served
+    fresh = await async_client.get("/users")
+    assert token((await async_client.get("/users")).content) == token(fresh.content)
+
+
+async def test_readyz_names_the_cache_until_redis_is_back(async_client: AsyncClient, redis_server: RedisServer) -> None:
+    redis_server.stop()
+    response = await async_client.get("/readyz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()["failed"] == ["cache"]
+
+    redis_server.start()
+    response = await async_client.get("/readyz")
+    assert response.status_code == HTTPStatus.OK
+
+
+async def test_signed_in_users_stay_signed_in(redis_server: RedisServer) -> None:
+    """Sessions are cached_db: the database has them when the cache does not."""
+    client = AsyncClient()
+    await client.aforce_login(await get_user_model().objects.acreate(username="ada"))
+    assert (await client.get("/personal")).content.startswith(b"ada ")
+
+    redis_server.stop()
+    assert (await client.get("/personal")).content.startswith(b"ada ")
+
+    redis_server.start()
+    assert (await client.get("/personal")).content.startswith(b"ada ")
+
+
+async def test_signing_in_works_while_redis_is_down(redis_server: RedisServer) -> None:
+    redis_server.stop()
+    client = AsyncClient()
+    await client.aforce_login(await get_user_model().objects.acreate(username="grace"))
+    assert (await client.get("/personal")).content.startswith(b"grace ")
+
+    redis_server.start()
+    assert (await client.get("/personal")).content.startswith(b"grace ")
+
+
+async def test_rate_limit_fails_open_by_default(
+    async_client: AsyncClient, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING):
+        statuses = {(await async_client.get("/limited")).status_code for _ in range(60)}  # limit: 50
+    assert statuses == {HTTPStatus.OK}
+    assert "rate limit LimitedPage not counted" in caplog.text
+    assert "allowing the request" in caplog.text
+
+    redis_server.start()
+    assert (await async_client.get("/limited")).status_code == HTTPStatus.OK
+    [counter] = redis_server.keys()
+    assert redis_server.get(counter) == b"1"  # counting again, from the first request after the outage
+
+
+async def test_rate_limit_can_fail_closed(async_client: AsyncClient, redis_server: RedisServer) -> None:
+    redis_server.stop()
+    response = await async_client.get("/strictly-limited")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "3600"
+
+    redis_server.start()
+    assert (await async_client.get("/strictly-limited")).status_code == HTTPStatus.OK
+
+
+async def test_fail_closed_can_be_the_site_wide_setting(
+    async_client: AsyncClient, redis_server: RedisServer, settings: Settings
+) -> None:
+    settings.RATELIMIT_FAIL_OPEN = False
+    redis_server.stop()
+    assert (await async_client.get("/limited")).status_code == HTTPStatus.SERVICE_UNAVAILABLE

@@ -1,0 +1,48 @@
+"""Run the task worker, plus a sweep that re-queues uploads whose job was lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from django.db import connections
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+
+from ...jobs import recover_stale
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 30.0  # seconds between sweeps for stalled uploads
+
+
+def sweep_forever(stop: threading.Event, interval: float) -> None:
+    while not stop.is_set():
+        try:
+            recover_stale()
+        except Exception:
+            logger.exception("sweep for stalled uploads failed; trying again in %.0fs", interval)
+        finally:
+            connections.close_all()  # this thread's connections only
+        stop.wait(interval)
+
+
+class Command(DbWorkerCommand):
+    help = "Run django-tasks-db's worker, and re-queue uploads whose processing stalled (e.g. a killed worker)."
+
+    def add_arguments(self, parser: Any) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--sweep-interval", type=float, default=SWEEP_INTERVAL, help="Seconds between sweeps for stalled uploads."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=sweep_forever, args=(stop, options.pop("sweep_interval")), name="upload-sweeper", daemon=True
+        )
+        sweeper.start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()
