@@ -8,9 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
-from django.core.signals import request_finished
-from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
 from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.users.models import User
@@ -25,25 +22,6 @@ WAIT = 10.0  # seconds, for conditions the tests poll
 @pytest.fixture(autouse=True)
 def _test_urls(settings: Settings) -> None:
     settings.ROOT_URLCONF = "tests.request_path.urls"
-
-
-@pytest.fixture(autouse=True)
-def _close_request_threads_sqlite_connections() -> Iterator[None]:
-    """Close what a request's thread opened on the in-memory SQLite test database.
-
-    Django never closes in-memory SQLite connections (that would drop the database), so
-    each request thread would keep its own until the thread dies, then warn about it. A
-    file database, or PostgreSQL, is closed by Django itself at the end of the request.
-    """
-
-    def close(**kwargs: object) -> None:
-        for connection in connections.all(initialized_only=True):
-            if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
-                BaseDatabaseWrapper.close(connection)
-
-    request_finished.connect(close)
-    yield
-    request_finished.disconnect(close)
 
 
 @pytest.fixture

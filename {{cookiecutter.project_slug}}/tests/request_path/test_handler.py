@@ -15,8 +15,8 @@ from django.core.signals import request_finished, request_started
 from django.db import connections
 
 import config.asgi_handler
-from {{ cookiecutter.project_slug }}.users.models import User
 from config.asgi_handler import RequestExecutor
+from {{ cookiecutter.project_slug }}.users.models import User
 
 from ..conftest import project_env, run_manage
 from . import urls
