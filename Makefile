@@ -5,10 +5,10 @@ RUN := $(UV) run --locked
 # pytest-xdist workers: two cores here; override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache
+.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache bench-request-path django-asgi-tests
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 install:  ## Install the template's tooling into .venv
 	$(UV) sync --locked
@@ -39,3 +39,9 @@ bench-uploads:  ## Measure server memory and /healthz latency while uploads stre
 	$(RUN) python scripts/bench_uploads.py
 bench-cache:  ## Throughput of a cached page vs the same page uncached (gunicorn + uvicorn, wrk)
 	$(RUN) python scripts/bench_cache.py
+
+bench-request-path:  ## Server CPU/req and req/s, stock vs lean ASGI path (needs wrk; ~4 min)
+	$(RUN) python scripts/bench_request_path.py
+
+django-asgi-tests:  ## Django's own ASGI handler tests against the project's lean handler
+	$(RUN) python scripts/django_asgi_tests.py

@@ -1,12 +1,20 @@
 """ASGI entry point, the only one: gunicorn (uvicorn workers) and uvicorn serve ``application``.
 
+With ASGI_FAST_PATH on (the default), requests reuse their threads
+(config/asgi_handler.py); off, this is Django's stock ``get_asgi_application()``.
 https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
+
+from config.asgi_handler import PooledExecutorASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# What django.core.asgi.get_asgi_application() does, with the handler chosen by settings.
+django.setup(set_prefix=False)
 
-application = get_asgi_application()
+application = PooledExecutorASGIHandler() if settings.ASGI_FAST_PATH else ASGIHandler()

@@ -1,0 +1,53 @@
+"""Fixtures for driving the project's ASGI application in-process, stock and fast."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.core.handlers.asgi import ASGIHandler
+from pytest_django.fixtures import Settings
+
+from {{ cookiecutter.project_slug }}.users.models import User
+
+from . import urls
+from .client import build
+
+PASSWORD = "correct horse battery staple"
+WAIT = 10.0  # seconds, for conditions the tests poll
+
+
+@pytest.fixture(autouse=True)
+def _test_urls(settings: Settings) -> None:
+    settings.ROOT_URLCONF = "tests.request_path.urls"
+
+
+@pytest.fixture
+def probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[urls.Probe]:
+    fresh = urls.Probe()
+    monkeypatch.setattr(urls, "probe", fresh)
+    yield fresh
+    fresh.release.set()  # never leave a view waiting
+
+
+@pytest.fixture(params=["stock", "fast"])
+def app(request: pytest.FixtureRequest) -> ASGIHandler:
+    """Each of the two applications config/asgi.py can serve."""
+    return build(fast=request.param == "fast")
+
+
+@pytest.fixture
+def fast_app() -> ASGIHandler:
+    return build(fast=True)
+
+
+@pytest.fixture
+def alice(transactional_db: None) -> User:
+    return User.objects.create_user(username="alice", password=PASSWORD)
+
+
+async def until(event: threading.Event) -> None:
+    """Wait, without blocking the loop, until a view sets ``event``."""
+    assert await asyncio.to_thread(event.wait, WAIT), "the view never got there"
