@@ -105,3 +105,19 @@ def assert_suite_passed(output: str) -> None:
     assert re.search(r"\d+ passed", summary), output
     assert "failed" not in summary, output
     assert "skipped" not in summary, output
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show what tests measured (``record_property("measured", ...)``), also under xdist."""
+    lines = [
+        f"{report.nodeid.rpartition('::')[2]}: {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.line(line)
