@@ -42,7 +42,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
-            "request_id": getattr(record, "request_id", None) or request_id.get(),
+            "request_id": request_id.get(),
             "message": record.getMessage(),
         }
         if record.exc_info:
