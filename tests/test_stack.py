@@ -15,6 +15,7 @@ log lines; ``stack_user`` is a superuser (username, password).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -429,64 +430,118 @@ def test_stack_upload_over_the_limit_gets_413_from_nginx(stack: Stack) -> None:
     assert [path for path in (stack.nginx_prefix / "client_body").rglob("*") if path.is_file()] == []
 
 
+class Load:
+    """Clients sending GET requests through nginx one after another, until the block ends.
+
+    Bounded: a handful of clients on loopback, for the few seconds a test needs.
+    """
+
+    PATHS = ("/", "/readyz", "/healthz")
+
+    def __init__(self, stack: Stack, clients: int = 4) -> None:
+        self.stack = stack
+        self.clients = clients
+        self.served: list[float] = []  # time.monotonic() of each 200
+        self.errors: list[str] = []
+        self._done = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def _run(self) -> None:
+        with self.stack.client() as client:
+            for number in range(100_000):
+                if self._done.is_set():
+                    return
+                path = self.PATHS[number % len(self.PATHS)]
+                try:
+                    response = client.get(path)
+                except httpx.HTTPError as error:
+                    self.errors.append(f"{path}: {error!r}")
+                    continue
+                if response.status_code == HTTPStatus.OK:
+                    self.served.append(time.monotonic())
+                else:
+                    self.errors.append(f"{path}: {response.status_code}")
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        wait_for(lambda: len(self.served) >= 50, "the load to get going")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def served_between(self, start: float, end: float) -> int:
+        return sum(start <= moment <= end for moment in self.served)
+
+    def longest_pause(self, start: float, end: float) -> float:
+        """The longest time without a response, between start and end."""
+        moments = [start, *sorted(moment for moment in self.served if start < moment < end), end]
+        return max(later - earlier for earlier, later in itertools.pairwise(moments))
+
+    def keep_going_until(self, moment: float) -> None:
+        wait_for(lambda: self.served[-1] > moment, "more load")
+
+
 def test_stack_survives_a_killed_gunicorn_worker(stack: Stack, record_property: Callable[[str, object], None]) -> None:
     """kill -9 one worker under load: the other keeps serving, the master replaces the dead one."""
     master = stack.gunicorn_master()
     workers = child_pids(master)
     assert len(workers) == GUNICORN_WORKERS
-    clients = 4
-    served: list[float] = []
-    errors: list[str] = []
-    done = threading.Event()
-
-    def load() -> None:
-        paths = ["/", "/readyz", "/healthz"]
-        with stack.client() as client:
-            for number in range(100_000):
-                if done.is_set():
-                    return
-                path = paths[number % len(paths)]
-                try:
-                    response = client.get(path)
-                except httpx.HTTPError as error:
-                    errors.append(f"{path}: {error!r}")
-                    continue
-                if response.status_code == HTTPStatus.OK:
-                    served.append(time.monotonic())
-                else:
-                    errors.append(f"{path}: {response.status_code}")
-
-    threads = [threading.Thread(target=load) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    try:
-        wait_for(lambda: len(served) >= 50, "the load to get going")
-        victim = min(workers)
+    with Load(stack) as load:
         killed_at = time.monotonic()
-        os.kill(victim, signal.SIGKILL)
-        replacement = wait_for(lambda: (child_pids(master) - workers) or None, "a replacement worker")
+        os.kill(min(workers), signal.SIGKILL)
+        [new_pid] = wait_for(lambda: (child_pids(master) - workers) or None, "a replacement worker")
         respawned_at = time.monotonic()
-        [new_pid] = replacement
         started = f"Started server process [{new_pid}]"
         wait_for(lambda: any(e["message"] == started for e in stack.app_log_entries()), "the new worker to serve")
         serving_at = time.monotonic()
-        during_outage = sum(killed_at <= t <= serving_at for t in served)
-        wait_for(lambda: served[-1] > serving_at + 1, "a second of load after the recovery")
-    finally:
-        done.set()
-        for thread in threads:
-            thread.join(timeout=30)
+        load.keep_going_until(serving_at + 1)
+    during_outage = load.served_between(killed_at, serving_at)
     measured(
         record_property,
-        f"worker kill under load ({clients} clients): {len(served)} requests served, {len(errors)} errors "
-        f"{errors}; {during_outage} served while one worker was down; replacement forked after "
-        f"{respawned_at - killed_at:.3f}s, serving after {serving_at - killed_at:.2f}s",
+        f"worker kill under load ({load.clients} clients): {len(load.served)} requests served, "
+        f"{len(load.errors)} errors {load.errors}; {during_outage} served while one worker was down; "
+        f"replacement forked after {respawned_at - killed_at:.3f}s, serving after {serving_at - killed_at:.2f}s",
     )
     # At most the requests in flight on the killed worker fail: one per client.
-    assert len(errors) <= clients, errors
+    assert len(load.errors) <= load.clients, load.errors
     assert during_outage > 0
     assert stack.gunicorn_master() == master  # the master recovered it; supervisord did not restart web
     assert len(child_pids(master)) == GUNICORN_WORKERS
+
+
+def test_stack_hup_replaces_every_worker_without_errors(
+    stack: Stack, record_property: Callable[[str, object], None]
+) -> None:
+    """supervisorctl signal HUP web (a deploy on a VM): new workers start, old ones finish, nothing fails."""
+    master = stack.gunicorn_master()
+    old_workers = child_pids(master)
+    with Load(stack) as load:
+        signalled_at = time.monotonic()
+        stack.supervisorctl("signal", "HUP", "web")
+
+        def replaced() -> set[int] | None:
+            workers = child_pids(master)
+            return workers if workers.isdisjoint(old_workers) and len(workers) == GUNICORN_WORKERS else None
+
+        new_workers = wait_for(replaced, "every worker to be replaced")
+        started = {f"Started server process [{pid}]" for pid in new_workers}
+        wait_for(lambda: started <= {e["message"] for e in stack.app_log_entries()}, "the new workers to serve")
+        serving_at = time.monotonic()
+        load.keep_going_until(serving_at + 1)
+    pause = load.longest_pause(signalled_at, serving_at)
+    measured(
+        record_property,
+        f"HUP under load ({load.clients} clients): {len(load.served)} requests served, {len(load.errors)} errors "
+        f"{load.errors}; new workers serving after {serving_at - signalled_at:.2f}s; longest wait for a "
+        f"response meanwhile {pause:.2f}s",
+    )
+    # Requests may wait while the new workers import Django, but none fails.
+    assert load.errors == []
+    assert stack.gunicorn_master() == master
 
 
 def test_stack_stop_web_lets_a_slow_request_finish(
