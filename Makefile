@@ -5,7 +5,7 @@ RUN := $(UV) run --locked
 # pytest-xdist workers: two cores here; override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench
+.PHONY: help install test lint docs lock bake bench bench-workers
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,3 +34,6 @@ bake:  ## Bake the default project into ./.baked/
 
 bench:  ## Measure bake time and the generated suite's run time
 	$(RUN) python scripts/bench_bake.py
+
+bench-workers:  ## Compare gunicorn's uvicorn and native asgi workers (needs wrk)
+	$(RUN) python scripts/bench_workers.py
