@@ -39,8 +39,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, database: str, lock_timeout: float, verbosity: int, **options: Any) -> None:
         connection = connections[database]
+        migrate = {"database": database, "interactive": False, "verbosity": verbosity, "stdout": self.stdout}
         if connection.vendor != "postgresql":
-            call_command("migrate", database=database, interactive=False, verbosity=verbosity)
+            call_command("migrate", **migrate)
             return
         # A session-level lock, taken on the connection migrate uses: polled rather than
         # waited for, so the statement timeout never cuts the wait short. If this process
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                         raise CommandError(f"The migration lock was still held after {lock_timeout:g} s.")
                     time.sleep(POLL_INTERVAL)
         try:
-            call_command("migrate", database=database, interactive=False, verbosity=verbosity)
+            call_command("migrate", **migrate)
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
