@@ -41,6 +41,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
 UPLOAD_MAX_BYTES = 1024 * 1024  # bytes: small, so the over-limit request is quick to send
 GUNICORN_WORKERS = 2
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # nginx's $request_id
+# Waits that include starting Python processes that import Django: generous, because CI
+# runs this module next to the baked suites on two shared cores.
+START_TIMEOUT = 120.0  # seconds
 # Manifest storage names: name.<12 hex digits>.ext
 HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.\w+$")
 
@@ -78,7 +81,7 @@ waiting = (
 with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as watcher:
     holder.execute("SELECT 1 FROM auth_user WHERE username = %s FOR UPDATE", [username])
     print("locked", flush=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not watcher.execute(waiting).fetchone()[0]:
         if time.monotonic() > deadline:
             sys.exit("nobody waited for the lock")
@@ -184,11 +187,25 @@ class Stack:
         return entries
 
     def app_logged(self, request_id: str) -> list[dict[str, Any]]:
+        """The app's log entries with this request id, once its log has caught up.
+
+        A request made now, through nginx, is logged after any earlier one: every
+        gunicorn process writes into the same pipe to supervisord. When its access line
+        is in the file, so is anything an earlier request logged.
+        """
+        marker = httpx.get(f"{self.url}/healthz").headers["x-request-id"]
+        wait_for(lambda: any(e["request_id"] == marker for e in self.app_log_entries()), "the app's log")
         return [entry for entry in self.app_log_entries() if entry["request_id"] == request_id]
 
     def nginx_logged(self, request_id: str) -> list[dict[str, Any]]:
-        lines = self.nginx_access_log.read_text().splitlines()
-        return [entry for entry in map(json.loads, lines) if entry["request_id"] == request_id]
+        """nginx's access log entries for a request (nginx writes one when it has answered)."""
+
+        def entries() -> list[dict[str, Any]] | None:
+            lines = self.nginx_access_log.read_text().splitlines()
+            return [entry for entry in map(json.loads, lines) if entry["request_id"] == request_id] or None
+
+        found: list[dict[str, Any]] = wait_for(entries, f"nginx to log request {request_id}")
+        return found
 
     def gunicorn_master(self) -> int:
         return int(self.supervisorctl("pid", "web"))
@@ -200,8 +217,12 @@ class Stack:
             except httpx.TransportError:
                 return False
 
-        wait_for(ready, "/readyz through nginx")
-        wait_for(lambda: len(child_pids(self.gunicorn_master())) == GUNICORN_WORKERS, "every gunicorn worker")
+        wait_for(ready, "/readyz through nginx", timeout=START_TIMEOUT)
+        wait_for(
+            lambda: len(child_pids(self.gunicorn_master())) == GUNICORN_WORKERS,
+            "every gunicorn worker",
+            timeout=START_TIMEOUT,
+        )
 
 
 def render_nginx_template(template: Path, env: dict[str, str]) -> str:
@@ -496,7 +517,11 @@ def test_stack_survives_a_killed_gunicorn_worker(stack: Stack, record_property: 
         [new_pid] = wait_for(lambda: (child_pids(master) - workers) or None, "a replacement worker")
         respawned_at = time.monotonic()
         started = f"Started server process [{new_pid}]"
-        wait_for(lambda: any(e["message"] == started for e in stack.app_log_entries()), "the new worker to serve")
+        wait_for(
+            lambda: any(e["message"] == started for e in stack.app_log_entries()),
+            "the new worker to serve",
+            timeout=START_TIMEOUT,
+        )
         serving_at = time.monotonic()
         load.keep_going_until(serving_at + 1)
     during_outage = load.served_between(killed_at, serving_at)
@@ -527,9 +552,13 @@ def test_stack_hup_replaces_every_worker_without_errors(
             workers = child_pids(master)
             return workers if workers.isdisjoint(old_workers) and len(workers) == GUNICORN_WORKERS else None
 
-        new_workers = wait_for(replaced, "every worker to be replaced")
+        new_workers = wait_for(replaced, "every worker to be replaced", timeout=START_TIMEOUT)
         started = {f"Started server process [{pid}]" for pid in new_workers}
-        wait_for(lambda: started <= {e["message"] for e in stack.app_log_entries()}, "the new workers to serve")
+        wait_for(
+            lambda: started <= {e["message"] for e in stack.app_log_entries()},
+            "the new workers to serve",
+            timeout=START_TIMEOUT,
+        )
         serving_at = time.monotonic()
         load.keep_going_until(serving_at + 1)
     pause = load.longest_pause(signalled_at, serving_at)

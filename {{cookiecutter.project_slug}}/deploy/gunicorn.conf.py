@@ -19,18 +19,18 @@ def _int(name: str, default: int) -> int:
 # The application; gunicorn calls the setting wsgi_app whatever the protocol.
 wsgi_app = "config.asgi:application"
 
-# Where nginx reaches us. Loopback by default; in a container, 0.0.0.0:8000 (or a unix
-# socket, "unix:/run/app/gunicorn.sock", when nginx runs on the same host).
+# Where nginx reaches us. Loopback by default; in a container, 0.0.0.0:8000. On a VM a
+# unix socket works too ("unix:/run/app/gunicorn.sock"; nginx: NGINX_UPSTREAM=unix:...).
 bind = [os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000"]
 
 # uvicorn workers: uvloop + httptools, lifespan off. GUNICORN_WORKER_CLASS=asgi switches
-# to gunicorn's own ASGI worker (stable since gunicorn 25.1), configured by asgi_* below.
+# to gunicorn's own ASGI worker (stable since gunicorn 25.1).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "config.workers.UvicornWorker"
 # Django has no lifespan support; only the native asgi worker reads this.
 asgi_lifespan = "off"
 
 # Each async worker serves many requests at once on its event loop: one per CPU core
-# the process may use is enough. Each holds its own database pool, so
+# is enough (Python 3.13+ counts only the cores this process may use). Each holds its own database pool, so
 # workers * DATABASE_POOL_MAX_SIZE must stay below PostgreSQL's max_connections.
 workers = _int("GUNICORN_WORKERS", getattr(os, "process_cpu_count", os.cpu_count)() or 1)
 
@@ -55,8 +55,8 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 # reach gunicorn's port.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
 
-# The worker heartbeat file lives on tmpfs: on a disk-backed /tmp, the os.fchmod that
-# gunicorn calls for each heartbeat can block a worker.
+# The worker heartbeat file lives on tmpfs: on a disk-backed /tmp, the timestamp update
+# gunicorn makes on it for each heartbeat can block a worker.
 SHARED_MEMORY = "/dev/shm"  # noqa: S108 - a tmpfs is the point; gunicorn makes a private file there
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None)
 
@@ -68,7 +68,8 @@ else:
     control_socket_disable = True
 
 # Logs: one line per request (uvicorn's access log) and gunicorn's own messages, all to
-# stdout in the project's format (JSON lines in production, with the request id).
+# stdout in the project's format: JSON lines with the request id unless LOG_FORMAT says
+# plain (gunicorn is the production server; settings default to plain in development).
 accesslog = "-"
 loglevel = (os.environ.get("LOG_LEVEL") or "info").lower()
 _handler = {"handlers": ["stdout"], "propagate": False}

@@ -39,7 +39,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, database: str, lock_timeout: float, verbosity: int, **options: Any) -> None:
         connection = connections[database]
-        migrate = {"database": database, "interactive": False, "verbosity": verbosity, "stdout": self.stdout}
+        # migrate writes where this command was told to write (call_command(..., stdout=...)).
+        migrate = {"database": database, "interactive": False, "verbosity": verbosity, "stdout": options.get("stdout")}
         if connection.vendor != "postgresql":
             call_command("migrate", **migrate)
             return
