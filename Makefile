@@ -5,7 +5,7 @@ RUN := $(UV) run --locked
 # pytest-xdist workers: two cores here; override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache bench-request-path django-asgi-tests
+.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache bench-request-path bench-workers django-asgi-tests
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -37,6 +37,7 @@ bench:  ## Measure bake time and the generated suite's run time
 
 bench-uploads:  ## Measure server memory and /healthz latency while uploads stream in
 	$(RUN) python scripts/bench_uploads.py
+
 bench-cache:  ## Throughput of a cached page vs the same page uncached (gunicorn + uvicorn, wrk)
 	$(RUN) python scripts/bench_cache.py
 
@@ -45,3 +46,6 @@ bench-request-path:  ## Server CPU/req and req/s, stock vs lean ASGI path (needs
 
 django-asgi-tests:  ## Django's own ASGI handler tests against the project's lean handler
 	$(RUN) python scripts/django_asgi_tests.py
+
+bench-workers:  ## Compare gunicorn's uvicorn and native asgi workers (needs wrk)
+	$(RUN) python scripts/bench_workers.py

@@ -156,3 +156,19 @@ def upload_and_wait(client: httpx.Client, name: str, content: bytes, timeout: fl
         time.sleep(0.2)
         upload = client.get(f"/api/uploads/{upload['id']}/").json()
     return upload
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show what tests measured (``record_property("measured", ...)``), also under xdist."""
+    lines = [
+        f"{report.nodeid.rpartition('::')[2]}: {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.line(line)

@@ -28,6 +28,8 @@ DATED_HEADERS = {"date", "expires", "last-modified"}
 FORM = "application/x-www-form-urlencoded"
 # The CSRF token in a rendered form is masked with a fresh random value every time.
 FORM_TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+"')
+# The Content-Security-Policy nonce is fresh for every response, in the header and the page.
+CSP_NONCE = re.compile(r"nonce-[A-Za-z0-9+/_=-]+|nonce=\"[^\"]+\"")
 
 type Step = Callable[[Client], Awaitable[Response]]
 
@@ -86,12 +88,12 @@ def comparable(response: Response) -> dict[str, Any]:
     return {
         "status": response.status,
         "headers": [
-            (name, "<date>" if name in DATED_HEADERS else value)
+            (name, "<date>" if name in DATED_HEADERS else CSP_NONCE.sub("<nonce>", value))
             for name, value in ((name.lower(), value) for name, value in response.headers)
             if name != "set-cookie"
         ],
         "cookies": cookies,
-        "chunks": [FORM_TOKEN.sub(r"\1<token>", chunk.decode()) for chunk in response.chunks],
+        "chunks": [CSP_NONCE.sub("<nonce>", FORM_TOKEN.sub(r"\1<token>", chunk.decode())) for chunk in response.chunks],
     }
 
 

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Start the app in production: the container's command, or ExecStart of a systemd unit.
+#
+# 1. Apply migrations under a PostgreSQL advisory lock (manage.py migrate_with_lock),
+#    so several containers can start at once: one migrates, the others wait.
+# 2. Replace this shell with supervisord, which runs gunicorn and the task worker
+#    (deploy/supervisord.conf) and forwards TERM to them for a graceful stop.
+#
+# Static files are not collected here: the image build runs collectstatic (they are
+# the same for every container), and on a VM the deploy step does (docs/deployment.md).
+set -eu
+
+# The project is the directory above this script, and its virtualenv .venv, unless
+# the environment says otherwise.
+APP_DIR=${APP_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+VENV_DIR=${VENV_DIR:-$APP_DIR/.venv}
+: "${SUPERVISOR_RUN_DIR:?set SUPERVISOR_RUN_DIR to a directory for supervisord socket and pid file}"
+# supervisord must wait longer than gunicorn's graceful shutdown before it kills.
+GUNICORN_GRACEFUL_TIMEOUT=${GUNICORN_GRACEFUL_TIMEOUT:-30}
+WEB_STOP_WAIT_SECONDS=$((GUNICORN_GRACEFUL_TIMEOUT + 10))
+export APP_DIR VENV_DIR SUPERVISOR_RUN_DIR GUNICORN_GRACEFUL_TIMEOUT WEB_STOP_WAIT_SECONDS
+
+mkdir -p "$SUPERVISOR_RUN_DIR"
+cd "$APP_DIR"
+"$VENV_DIR/bin/python" manage.py migrate_with_lock
+exec "$VENV_DIR/bin/supervisord" --configuration "$APP_DIR/deploy/supervisord.conf"
