@@ -15,6 +15,7 @@ log lines; ``stack_user`` is a superuser (username, password).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -34,7 +35,16 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import create_database, free_port, installed_project, project_env, run, service_urls
+from .conftest import (
+    create_database,
+    free_port,
+    installed_project,
+    log_in,
+    project_env,
+    run,
+    service_urls,
+    upload_and_wait,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
 
@@ -76,10 +86,10 @@ import sys, time, psycopg
 url, username = sys.argv[1:]
 waiting = (
     "SELECT count(*) FROM pg_stat_activity"
-    " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE \\"auth_user\\"%'"
+    " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE \\"users_user\\"%'"
 )
 with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as watcher:
-    holder.execute("SELECT 1 FROM auth_user WHERE username = %s FOR UPDATE", [username])
+    holder.execute("SELECT 1 FROM users_user WHERE username = %s FOR UPDATE", [username])
     print("locked", flush=True)
     deadline = time.monotonic() + 60
     while not watcher.execute(waiting).fetchone()[0]:
@@ -279,6 +289,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             NGINX_LISTEN=f"127.0.0.1:{nginx_port}",
             NGINX_UPSTREAM=f"127.0.0.1:{gunicorn_port}",
             NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
+            # A job stuck in "processing" this long is presumed abandoned (default 300 s).
+            UPLOAD_PROCESSING_TIMEOUT="6",
         ),
         url=f"http://127.0.0.1:{nginx_port}",
         media_root=base / "media",
@@ -657,3 +669,87 @@ def test_stack_stop_web_lets_a_slow_request_finish(
     finally:
         stack.supervisorctl("start", "web")
         stack.wait_until_ready()
+
+
+# --- Uploads through the stack: login, upload, processing by the worker, download -------------
+
+BIG_CSV_ROWS = 1_500_000  # a few seconds of work for the worker: long enough to interrupt it
+
+
+def test_stack_upload_is_processed_and_downloaded_through_x_accel(stack: Stack, stack_user: tuple[str, str]) -> None:
+    client = stack.client()
+    log_in(client, *stack_user)
+    content = b"city,population\n" + b"".join(b"city-%d,%d\n" % (n, n * 7) for n in range(3000))
+    upload = upload_and_wait(client, "cities.csv", content)
+    assert upload["status"] == "done", upload["error"]
+    assert upload["sha256"] == hashlib.sha256(content).hexdigest()
+    download = client.get(f"/uploads/{upload['id']}/download/")
+    assert download.status_code == HTTPStatus.OK
+    # Django answered with an empty body and X-Accel-Redirect; the bytes came from nginx.
+    assert download.content == content
+    assert "x-accel-redirect" not in download.headers
+    assert download.headers["content-disposition"] == 'attachment; filename="cities.csv"'
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    stored = next(path for path in stack.media_root.rglob("*") if path.is_file() and path.read_bytes() == content)
+    direct = httpx.get(f"{stack.url}/_protected/{stored.relative_to(stack.media_root)}")
+    assert direct.status_code == HTTPStatus.NOT_FOUND
+
+
+def enqueue_big_upload(stack: Stack, owner: str) -> str:
+    """An upload the worker needs a few seconds for, created as the upload view would."""
+    script = (
+        "from django.contrib.auth import get_user_model\n"
+        "from django.core.files.base import ContentFile\n"
+        "from my_async_project.uploads import jobs\n"
+        "from my_async_project.uploads.models import Upload\n"
+        f"rows = b''.join(b'%d,name-%d,%d\\n' % (n, n, n % 97) for n in range({BIG_CSV_ROWS}))\n"
+        "content = b'id,name,score\\n' + rows\n"
+        f"owner = get_user_model().objects.get(username={owner!r})\n"
+        "upload = Upload(owner=owner, original_name='big.csv', size=len(content), content_type='text/csv')\n"
+        "upload.file.save(upload.id.hex, ContentFile(content), save=False)\n"
+        "upload.save()\n"
+        "jobs.enqueue(upload.pk)\n"
+        "print('upload-id', upload.pk)\n"
+    )
+    output = stack.manage("shell", "--no-imports", "-c", script)
+    return re.findall(r"^upload-id (\S+)$", output, flags=re.MULTILINE)[-1]
+
+
+def upload_status(stack: Stack, client: httpx.Client, upload_id: str) -> dict[str, Any]:
+    status: dict[str, Any] = client.get(f"/api/uploads/{upload_id}/").json()
+    return status
+
+
+def test_stack_stopping_the_worker_mid_job_lets_the_job_finish(
+    stack: Stack, stack_user: tuple[str, str], record_property: Callable[[str, object], None]
+) -> None:
+    client = stack.client()
+    log_in(client, *stack_user)
+    upload_id = enqueue_big_upload(stack, stack_user[0])
+    wait_for(lambda: upload_status(stack, client, upload_id)["status"] == "processing", "the worker to start the job")
+    start = time.monotonic()
+    stack.supervisorctl("stop", "worker")  # TERM: the worker finishes its task, then exits
+    stopped_after = time.monotonic() - start
+    assert upload_status(stack, client, upload_id)["status"] == "done"
+    stack.supervisorctl("start", "worker")
+    measured(record_property, f"worker stopped {stopped_after:.1f} s after TERM, its job done")
+
+
+def test_stack_job_of_a_killed_worker_completes_after_the_restart(
+    stack: Stack, stack_user: tuple[str, str], record_property: Callable[[str, object], None]
+) -> None:
+    client = stack.client()
+    log_in(client, *stack_user)
+    upload_id = enqueue_big_upload(stack, stack_user[0])
+    wait_for(lambda: upload_status(stack, client, upload_id)["status"] == "processing", "the worker to start the job")
+    killed_at = time.monotonic()
+    stack.supervisorctl("signal", "KILL", "worker")  # supervisord restarts it
+    wait_for(
+        lambda: upload_status(stack, client, upload_id)["status"] == "done",
+        "the restarted worker to finish the abandoned job",
+        timeout=120,
+    )
+    upload = upload_status(stack, client, upload_id)
+    assert upload["result"]["rows"] == BIG_CSV_ROWS + 1
+    measured(record_property, f"killed worker's job done {time.monotonic() - killed_at:.1f} s after SIGKILL")

@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
@@ -32,8 +33,10 @@ class Command(DbWorkerCommand):
 
     def add_arguments(self, parser: Any) -> None:
         super().add_arguments(parser)
+        # More often than half the timeout finds nothing new; less often delays recovery.
+        default = min(SWEEP_INTERVAL, settings.UPLOAD_PROCESSING_TIMEOUT / 2)
         parser.add_argument(
-            "--sweep-interval", type=float, default=SWEEP_INTERVAL, help="Seconds between sweeps for stalled uploads."
+            "--sweep-interval", type=float, default=default, help="Seconds between sweeps for stalled uploads."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
