@@ -23,11 +23,15 @@ def write_dotenv() -> None:
     notes = {"SECURE_SSL_REDIRECT": "# Plain HTTP for local use; remove the next line once TLS is in front."}
     lines = []
     for line in (PROJECT_DIR / ".env.example").read_text().splitlines():
-        name, sep, _ = line.partition("=")
+        name, sep, value = line.partition("=")
         if sep and name in values:
             if name in notes:
                 lines.append(notes[name])
             line = f"{name}={values[name]}"
+        elif sep and not value and not line.startswith("#"):
+            # Unset means "the default". An empty assignment would override defaults the
+            # container image sets (compose's env_file), so leave it commented out.
+            line = f"# {line}"
         lines.append(line)
     dotenv = PROJECT_DIR / ".env"
     dotenv.write_text("\n".join(lines) + "\n")

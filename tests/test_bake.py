@@ -75,6 +75,9 @@ def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
         assert len(values[0][name]) >= 32
         assert values[0][name] != values[1][name]
     assert values[0]["SECURE_SSL_REDIRECT"] == "false"  # local compose serves plain HTTP
+    # Only set values: an empty one would override a default the container image sets.
+    assert all(value for value in values[0].values())
+    assert "# SUPERVISOR_RUN_DIR=" in (first / ".env").read_text()
     assert stat.S_IMODE((first / ".env").stat().st_mode) == 0o600
     assert ".env" in (first / ".gitignore").read_text().splitlines()
 
