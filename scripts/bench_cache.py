@@ -112,13 +112,10 @@ def wrk(url: str) -> tuple[float, float, float]:
 def serve(project: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     server = subprocess.Popen(
-        [
-            *("uv", "run", "--locked", "gunicorn", "config.asgi:application", "-w", str(WORKERS)),
-            *("-k", "uvicorn_worker.UvicornWorker", "--bind", f"127.0.0.1:{port}", "--no-control-socket"),
-            *("--log-level", "warning"),
-        ],
+        # The project's own production configuration; only the environment differs.
+        ["uv", "run", "--locked", "gunicorn", "--config", "deploy/gunicorn.conf.py"],
         cwd=project,
-        env=env,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS), "LOG_LEVEL": "warning"},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -158,13 +158,16 @@ def start(project: Path, name: str, env: dict[str, str]) -> Server:
     port = free_port()
     log = (project / f"gunicorn-{name}.log").open("wb")
     process = subprocess.Popen(
-        [
-            *(str(project / ".venv/bin/gunicorn"), "config.asgi:application"),
-            *("--workers", "2", "--worker-class", "uvicorn_worker.UvicornWorker"),
-            *("--bind", f"127.0.0.1:{port}", "--log-level", "warning"),
-        ],
+        # The project's own production configuration; only the environment differs.
+        [str(project / ".venv/bin/gunicorn"), "--config", "deploy/gunicorn.conf.py"],
         cwd=project,
-        env={**env, "ASGI_FAST_PATH": VARIANTS[name]},
+        env={
+            **env,
+            "ASGI_FAST_PATH": VARIANTS[name],
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": "2",
+            "LOG_LEVEL": "warning",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -227,7 +230,7 @@ def machine() -> str:
 
 def report(servers: dict[str, Server], args: argparse.Namespace, mode: str, versions: str, host: str) -> None:
     print(f"\n{mode}; {versions}")
-    print(f"gunicorn -w 2 -k uvicorn_worker.UvicornWorker; wrk -t2 -c{args.connections} -d{args.duration}s,")
+    print(f"gunicorn -c deploy/gunicorn.conf.py (2 uvicorn workers); wrk -t2 -c{args.connections} -d{args.duration}s,")
     print(f"{args.rounds} rounds alternating stock and fast; medians. {host}.\n")
     print("| page | variant | req/s (median) | CPU ms/req per round | CPU ms/req (median) | vs stock | errors |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
