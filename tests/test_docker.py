@@ -23,7 +23,7 @@ import pytest
 from .conftest import bake, free_port, http_client, log_in, project_env, upload_and_wait
 from .docker_support import ensure_engine, ensure_images
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
 USERNAME, PASSWORD = "docker", "docker-password-1"
 COMPOSE_PROJECT = "cadtest"
 
@@ -175,14 +175,14 @@ def test_upload_over_the_limit_is_refused_by_nginx(stack: Stack) -> None:
 
 
 def test_web_runs_as_a_non_root_user(stack: Stack) -> None:
-    processes = stack.compose("top", "web")
-    rows = [line.split() for line in processes.splitlines()[1:] if line.strip() and not line.startswith("web")]
-    uids = {row[0] for row in rows if row and row[0] != "UID"}
-    assert uids, processes
-    assert "root" not in uids, processes
-    assert "0" not in uids, processes
-    assert any("gunicorn" in line for line in processes.splitlines())
-    assert any("run_worker" in line for line in processes.splitlines())
+    lines = [line.split() for line in stack.compose("top", "web").splitlines() if line.strip()]
+    header = next(line for line in lines if "UID" in line and "CMD" in line)
+    processes = [line for line in lines if line is not header and len(line) >= len(header)]
+    uids = {process[header.index("UID")] for process in processes}
+    commands = [" ".join(process[header.index("CMD") :]) for process in processes]
+    assert uids == {"10001"}, lines
+    assert any("gunicorn" in command for command in commands), commands
+    assert any("run_worker" in command for command in commands), commands
 
 
 def test_image_has_no_secrets_history_or_compilers(stack: Stack) -> None:

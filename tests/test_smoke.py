@@ -25,6 +25,8 @@ from .conftest import (
     upload_and_wait,
 )
 
+# One served project per module: keep its tests on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]
 USERNAME, PASSWORD = "smoke", "smoke-password-1"
 
 
@@ -80,28 +82,24 @@ def logged_in(served: Served) -> httpx.Client:
     return client
 
 
-@pytest.mark.slow
 def test_healthz_over_http(served: Served) -> None:
     response = httpx.get(served.url + "/healthz")
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.slow
 def test_readyz_over_http_with_real_services(served: Served) -> None:
     response = httpx.get(served.url + "/readyz", timeout=10)
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
-@pytest.mark.slow
 def test_home_page_over_http(served: Served) -> None:
     response = httpx.get(served.url + "/")
     assert response.status_code == HTTPStatus.OK
     assert "My Async Project" in response.text
 
 
-@pytest.mark.slow
 def test_upload_is_processed_by_the_worker_and_downloaded(served: Served) -> None:
     client = logged_in(served)
     content = b"city,population\n" + b"".join(b"city-%d,%d\n" % (n, n * 1000) for n in range(5000))

@@ -5,9 +5,12 @@ RUN apt-get update \
  && apt-get install -y redis-server redis-tools \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /data && chown redis:redis /data
+# The official image compiles Redis with protected mode off, so other containers can
+# connect whatever command compose gives; this wrapper does the same for Debian's build.
+RUN printf '#!/bin/sh\nexec /usr/bin/redis-server "$@" --protected-mode no\n' > /usr/local/bin/redis-server \
+ && chmod +x /usr/local/bin/redis-server
 WORKDIR /data
 VOLUME /data
 EXPOSE 6379
 USER redis
-# Like the official image without a config file: listen everywhere, no protected mode.
-CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/data"]
+CMD ["redis-server", "--dir", "/data"]
