@@ -38,6 +38,7 @@ import pytest
 from .conftest import (
     create_database,
     free_port,
+    http_client,
     installed_project,
     log_in,
     project_env,
@@ -173,20 +174,9 @@ class Stack:
             self.env,
         )
 
-    def client(self, **kwargs: Any) -> httpx.Client:
-        """An HTTP client for nginx that sends Secure cookies back over plain HTTP.
-
-        Production marks session and CSRF cookies Secure (it runs behind HTTPS); the
-        test rig has no TLS, and a browser would not send them back over HTTP.
-        """
-        client = httpx.Client(base_url=self.url, timeout=30, **kwargs)
-
-        def keep_secure_cookies(response: httpx.Response) -> None:
-            for cookie in client.cookies.jar:
-                cookie.secure = False
-
-        client.event_hooks["response"].append(keep_secure_cookies)
-        return client
+    def client(self) -> httpx.Client:
+        """An HTTP client for nginx (it sends the Secure cookies back over plain HTTP)."""
+        return http_client(self.url)
 
     def app_log_entries(self) -> list[dict[str, Any]]:
         """The JSON lines gunicorn, uvicorn, Django and the task worker wrote to stdout."""
