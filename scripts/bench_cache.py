@@ -115,7 +115,14 @@ def serve(project: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], 
         # The project's own production configuration; only the environment differs.
         ["uv", "run", "--locked", "gunicorn", "--config", "deploy/gunicorn.conf.py"],
         cwd=project,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS), "LOG_LEVEL": "warning"},
+        env={
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": str(WORKERS),
+            "LOG_LEVEL": "warning",
+            # Recycling a worker mid-run would drop requests.
+            "GUNICORN_MAX_REQUESTS": "0",
+        },
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -166,6 +166,8 @@ def start(project: Path, name: str, env: dict[str, str]) -> Server:
             "ASGI_FAST_PATH": VARIANTS[name],
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": "2",
+            # Recycling a worker mid-run would drop requests and the dead worker's CPU time.
+            "GUNICORN_MAX_REQUESTS": "0",
             "LOG_LEVEL": "warning",
         },
         stdout=log,
