@@ -2,7 +2,8 @@
 .DEFAULT_GOAL := help
 UV ?= uv
 RUN := $(UV) run --locked
-# pytest-xdist workers: two cores here; override with `make test JOBS=4`.
+# pytest-xdist workers: two cores here; override with `make test JOBS=4`. Whole files go to
+# one worker (--dist loadfile): a module's served project or compose stack starts once.
 JOBS ?= 2
 
 .PHONY: help install test lint docs lock bake bench bench-uploads bench-cache bench-request-path bench-workers django-asgi-tests
@@ -24,7 +25,7 @@ docs:  ## Build the documentation site (strict: warnings fail)
 	$(RUN) mkdocs build --strict --site-dir .site
 
 test: lint docs  ## Everything: lint, docs, then bake every combination and test it
-	$(RUN) pytest -n $(JOBS) --dist loadgroup
+	$(RUN) pytest -n $(JOBS) --dist loadfile
 
 lock:  ## Regenerate the generated project's uv.lock after changing its dependencies
 	$(RUN) python scripts/lock.py

@@ -143,6 +143,19 @@ def log_in(client: httpx.Client, username: str, password: str) -> None:
     assert "sessionid" in client.cookies
 
 
+def download_as_attachment(client: httpx.Client, upload: dict[str, object], content: bytes) -> httpx.Response:
+    """Download an upload: the same bytes, as an attachment under its name, never sniffed."""
+    response = client.get(f"/uploads/{upload['id']}/download/")
+    assert response.status_code == 200, response.text
+    assert response.content == content
+    assert response.headers["content-disposition"] == f'attachment; filename="{upload["original_name"]}"'
+    assert response.headers["x-content-type-options"] == "nosniff"
+    # In production the app answers with X-Accel-Redirect and nginx sends the file; the
+    # header must never reach the client.
+    assert "x-accel-redirect" not in response.headers
+    return response
+
+
 def upload_and_wait(client: httpx.Client, name: str, content: bytes, timeout: float = 90) -> dict[str, object]:
     """Upload a file through the API and poll until the worker has finished with it."""
     response = client.post(

@@ -11,7 +11,6 @@ import pytest
 
 from .conftest import (
     COMBINATIONS,
-    POSTGRES_ONLY_SKIP,
     TEMPLATE_DIR,
     assert_suite_passed,
     bake,
@@ -80,18 +79,6 @@ def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
     assert "# SUPERVISOR_RUN_DIR=" in (first / ".env").read_text()
     assert stat.S_IMODE((first / ".env").stat().st_mode) == 0o600
     assert ".env" in (first / ".gitignore").read_text().splitlines()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
-def test_generated_project_is_clean_and_passes_its_suite(combination: dict[str, str], tmp_path: Path) -> None:
-    """ruff, mypy and the generated test suite on the embedded default (SQLite, local memory)."""
-    project = installed_project(tmp_path, **combination)
-    version = run(["uv", "run", "--locked", "python", "-c", "import sys; print(sys.version)"], cwd=project)
-    assert version.startswith(combination["python_version"] + ".")
-    run(["make", "lint"], cwd=project)
-    output = run(["make", "test"], cwd=project)
-    assert_suite_passed(output, allowed_skip=POSTGRES_ONLY_SKIP)
 
 
 @pytest.mark.slow

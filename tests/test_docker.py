@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import bake, free_port, http_client, log_in, project_env, upload_and_wait
+from .conftest import bake, download_as_attachment, free_port, http_client, log_in, project_env, upload_and_wait
 from .docker_support import ensure_engine, ensure_images
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
+pytestmark = pytest.mark.slow
 USERNAME, PASSWORD = "docker", "docker-password-1"
 COMPOSE_PROJECT = "cadtest"
 
@@ -55,6 +55,19 @@ class Stack:
             pytest.fail(f"docker compose {' '.join(args)} exited {result.returncode}\n{result.stderr}\n{logs}")
         return result.stdout
 
+    def down(self, *args: str) -> None:
+        """`docker compose down`, then wait until the engine no longer lists the containers.
+
+        Right after `down`, the engine (20.10 here) can still list a removed container
+        for a moment, and an immediate `up --wait` then waits for it: "No such container".
+        """
+        self.compose("down", "--remove-orphans", *args)
+        deadline = time.monotonic() + 60
+        while self.compose("ps", "--all", "--quiet").strip():
+            if time.monotonic() > deadline:
+                pytest.fail("containers still listed 60 s after docker compose down")
+            time.sleep(0.2)
+
     def up(self) -> float:
         start = time.monotonic()
         self.compose("up", "--detach", "--wait", "--wait-timeout", "300")
@@ -79,7 +92,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with (project / ".env").open("a") as env:
         env.write(f"HTTP_PORT={port}\nUPLOAD_MAX_BYTES={5 * 1024 * 1024}\n")
     stack = Stack(project, f"http://127.0.0.1:{port}", {})
-    stack.compose("down", "--volumes", "--remove-orphans")  # leftovers of an interrupted run
+    stack.down("--volumes")  # leftovers of an interrupted run
     try:
         start = time.monotonic()
         stack.compose("build")
@@ -117,7 +130,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             if size:
                 print(f"docker: {tag} image: {int(size) / 1e6:.0f} MB")
         print(f"docker: base images: {json.dumps(images)}")
-        stack.compose("down", "--volumes", "--remove-orphans")
+        stack.down("--volumes")
 
 
 def client_for(stack: Stack) -> httpx.Client:
@@ -154,12 +167,7 @@ def test_upload_is_processed_in_the_container_and_downloaded(stack: Stack) -> No
     upload = upload_and_wait(client, "scores.csv", content)
     assert upload["status"] == "done", upload["error"]
     assert upload["sha256"] == hashlib.sha256(content).hexdigest()
-    download = client.get(f"/uploads/{upload['id']}/download/")
-    assert download.status_code == HTTPStatus.OK
-    assert download.content == content
-    assert download.headers["content-disposition"] == 'attachment; filename="scores.csv"'
-    assert download.headers["x-content-type-options"] == "nosniff"
-    assert "x-accel-redirect" not in download.headers
+    download_as_attachment(client, upload, content)
     assert httpx.get(stack.url + "/_protected/uploads/").status_code == HTTPStatus.NOT_FOUND
 
 
@@ -203,7 +211,7 @@ def test_data_survives_restart_and_down_up(stack: Stack) -> None:
     stack.up()
     client = client_for(stack)
     assert client.get(f"/api/uploads/{upload['id']}/").json()["sha256"] == upload["sha256"]
-    stack.compose("down")
+    stack.down()
     stack.timings["up to healthy (volumes exist)"] = stack.up()
     client = client_for(stack)
     assert client.get(f"/api/uploads/{upload['id']}/").json()["status"] == "done"

@@ -15,6 +15,7 @@ import pytest
 
 from .conftest import (
     create_database,
+    download_as_attachment,
     free_port,
     http_client,
     installed_project,
@@ -25,8 +26,7 @@ from .conftest import (
     upload_and_wait,
 )
 
-# One served project per module: keep its tests on one xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]
+pytestmark = pytest.mark.slow
 USERNAME, PASSWORD = "smoke", "smoke-password-1"
 
 
@@ -111,8 +111,4 @@ def test_upload_is_processed_by_the_worker_and_downloaded(served: Served) -> Non
     result = upload["result"]
     assert isinstance(result, dict)
     assert (result["rows"], result["columns"]) == (5001, 2)
-    download = client.get(f"/uploads/{upload['id']}/download/")
-    assert download.status_code == HTTPStatus.OK
-    assert download.content == content
-    assert download.headers["content-disposition"] == 'attachment; filename="cities.csv"'
-    assert download.headers["x-content-type-options"] == "nosniff"
+    download_as_attachment(client, upload, content)

@@ -37,6 +37,7 @@ import pytest
 
 from .conftest import (
     create_database,
+    download_as_attachment,
     free_port,
     http_client,
     installed_project,
@@ -47,7 +48,7 @@ from .conftest import (
     upload_and_wait,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
+pytestmark = pytest.mark.slow
 
 UPLOAD_MAX_BYTES = 1024 * 1024  # bytes: small, so the over-limit request is quick to send
 GUNICORN_WORKERS = 2
@@ -673,13 +674,8 @@ def test_stack_upload_is_processed_and_downloaded_through_x_accel(stack: Stack, 
     upload = upload_and_wait(client, "cities.csv", content)
     assert upload["status"] == "done", upload["error"]
     assert upload["sha256"] == hashlib.sha256(content).hexdigest()
-    download = client.get(f"/uploads/{upload['id']}/download/")
-    assert download.status_code == HTTPStatus.OK
     # Django answered with an empty body and X-Accel-Redirect; the bytes came from nginx.
-    assert download.content == content
-    assert "x-accel-redirect" not in download.headers
-    assert download.headers["content-disposition"] == 'attachment; filename="cities.csv"'
-    assert download.headers["x-content-type-options"] == "nosniff"
+    download = download_as_attachment(client, upload, content)
     assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
     stored = next(path for path in stack.media_root.rglob("*") if path.is_file() and path.read_bytes() == content)
     direct = httpx.get(f"{stack.url}/_protected/{stored.relative_to(stack.media_root)}")
