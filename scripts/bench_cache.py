@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,9 @@ import uuid
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -70,13 +72,6 @@ CREATE_USERS = (
     "from django.contrib.auth import get_user_model; "
     "get_user_model().objects.bulk_create(get_user_model()(username=f'user{n}') for n in range(200))"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:

@@ -26,7 +26,6 @@ import platform
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,9 @@ import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"healthz": "/healthz", "login": "/accounts/login/", "db read": "/bench/users/"}
@@ -102,13 +104,6 @@ class Server:
                 continue
             total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
         return total / CLOCK_TICKS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import bake, free_port, project_env
+from tests.conftest import bake, free_port, http_client, log_in, project_env
 
 MIB = 1024 * 1024
 USERNAME, PASSWORD = "bench", "bench-password-1"
@@ -62,10 +62,8 @@ def multipart(size: int, boundary: str = "benchboundary") -> tuple[Iterator[byte
 
 
 def login(url: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=300)
-    client.get("/accounts/login/")
-    token = client.cookies["csrftoken"]
-    client.post("/accounts/login/", data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token})
+    client = http_client(url, timeout=300)
+    log_in(client, USERNAME, PASSWORD)
     return client
 
 
