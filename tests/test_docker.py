@@ -183,12 +183,15 @@ def test_upload_over_the_limit_is_refused_by_nginx(stack: Stack) -> None:
 
 
 def test_web_runs_as_a_non_root_user(stack: Stack) -> None:
-    lines = [line.split() for line in stack.compose("top", "web").splitlines() if line.strip()]
-    header = next(line for line in lines if "UID" in line and "CMD" in line)
-    processes = [line for line in lines if line is not header and len(line) >= len(header)]
-    uids = {process[header.index("UID")] for process in processes}
-    commands = [" ".join(process[header.index("CMD") :]) for process in processes]
-    assert uids == {"10001"}, lines
+    # `docker top` with explicit ps columns: `compose top` cuts CMD to the terminal's width.
+    container = stack.compose("ps", "-q", "web").strip()
+    top = subprocess.run(
+        ["docker", "top", container, "-o", "pid,uid,args"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[1:]
+    processes = [line.split(None, 2) for line in top if line.strip()]
+    uids = {uid for _pid, uid, _args in processes}
+    commands = [args for _pid, _uid, args in processes]
+    assert uids == {"10001"}, top
     assert any("gunicorn" in command for command in commands), commands
     assert any("run_worker" in command for command in commands), commands
 
