@@ -10,7 +10,8 @@ the request's whole life, and reuses that thread for a later request once the fi
 has finished cleanly, the way WSGI thread workers always have. It needs asgiref's public
 ``ThreadSensitiveContext(executor=...)`` (3.13+); without it, threads are stock Django's.
 It also runs Django's middleware through the adapters in config/middleware.py, which
-keep hooks that do no I/O on the event loop.
+keep hooks that do no I/O on the event loop, and skips the two signal hops of a request
+whose receivers have nothing to do (``handle_pooled``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,45 @@ import inspect
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from contextlib import closing
 from functools import cached_property
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.cache import close_caches
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import reset_urlconf
+from django.db import close_old_connections, connections, reset_queries
+from django.dispatch import Signal
+from django.urls import set_script_prefix
 
 # asgiref < 3.13 has no way to hand a context its executor: fall back to stock Django.
 EXECUTOR_CONTEXTS = "executor" in inspect.signature(ThreadSensitiveContext).parameters
 
 type Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 type Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+# Django's own receivers of the two request signals, and why each has nothing to do in the
+# cases handle_pooled() skips a hop for (audited with PooledExecutorASGIHandler.handle_pooled):
+# - reset_queries clears the query logs of the thread's connections: empty unless DEBUG is on;
+# - close_old_connections closes the thread's connections past CONN_MAX_AGE: with
+#   CONN_MAX_AGE=0 the previous request's end already closed them (or gave them back to
+#   the pool), and a fresh thread has none. Run on the loop, it sees the connections of
+#   the loop's context instead: none, since the ORM refuses to connect from async code;
+# - close_caches calls each cache's close(): no I/O for django-redis (unless
+#   CLOSE_CONNECTION) and local memory, and a socket close at most for other backends;
+# - reset_urlconf clears a context variable, the same on the loop as in the thread.
+STARTED_RECEIVERS: frozenset[Callable[..., Any]] = frozenset({reset_queries, close_old_connections})
+FINISHED_RECEIVERS: frozenset[Callable[..., Any]] = frozenset({close_old_connections, close_caches, reset_urlconf})
+
+
+def only_receivers(signal: Signal, sender: type, audited: frozenset[Callable[..., Any]]) -> bool:
+    """Whether every receiver ``signal`` would call for ``sender`` is one of ``audited`` (all synchronous)."""
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    return not async_receivers and audited.issuperset(sync_receivers)
 
 
 class RequestExecutor(ThreadPoolExecutor):
@@ -40,10 +68,12 @@ class RequestExecutor(ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=1, thread_name_prefix="asgi-request")
         self._last: Future[Any] | None = None
+        self.used = False  # whether the current request ran anything in this thread
 
     def submit[**P, T](self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         future = super().submit(fn, *args, **kwargs)
         self._last = future
+        self.used = True
         return future
 
     def is_idle(self) -> bool:
@@ -77,13 +107,17 @@ class PooledExecutorASGIHandler(ASGIHandler):
       (ORM, sessions, templates, signal receivers) runs in one thread that no concurrent
       request shares; Django's per-thread database connections stay per request.
     - After the request finished normally (``request_finished`` ran in that thread, so its
-      database connections are closed or back in the pool) and nothing is left running in
-      it, the thread waits in a bounded pool for the next request.
+      database connections are closed or back in the pool; or the request never used the
+      thread) and nothing is left running in it, the thread waits in a bounded pool for
+      the next request.
     - A request that raised or was cancelled retires its thread exactly like stock Django.
     """
 
     # Idle threads kept for reuse; past this, a finished request's thread exits as in stock Django.
     max_idle_executors = 64
+    # The Django release whose ASGIHandler.handle() handle_pooled() copies, and whose signal
+    # receivers (STARTED_RECEIVERS, FINISHED_RECEIVERS) were audited.
+    audited_against = (6, 1, 3)
 
     @cached_property
     def _idle(self) -> list[RequestExecutor]:
@@ -113,13 +147,87 @@ class PooledExecutorASGIHandler(ASGIHandler):
             return await super().__call__(scope, receive, send)
         # The most recently used thread first: its stack and caches are warm.
         executor = self._idle.pop() if self._idle else RequestExecutor()
+        executor.used = False
         finished = False
         try:
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                await self.handle_pooled(scope, receive, send, executor)
             finished = True
         finally:
             if finished and executor.is_idle() and len(self._idle) < self.max_idle_executors:
                 self._idle.append(executor)
             else:
                 await retire(executor)
+
+    def started_is_a_no_op(self) -> bool:
+        """Whether request_started's receivers would do nothing in a fresh or cleanly reused thread."""
+        return (
+            not settings.DEBUG
+            and all(database["CONN_MAX_AGE"] == 0 for database in connections.settings.values())
+            and only_receivers(signals.request_started, self.__class__, STARTED_RECEIVERS)
+        )
+
+    def finished_can_run_here(self, executor: RequestExecutor) -> bool:
+        """Whether request_finished may run on the loop: nothing of this request ran in its thread."""
+        return not executor.used and only_receivers(signals.request_finished, self.__class__, FINISHED_RECEIVERS)
+
+    async def handle_pooled(
+        self, scope: dict[str, Any], receive: Receive, send: Send, executor: RequestExecutor
+    ) -> None:
+        """Django's ``ASGIHandler.handle()`` (6.1.3), minus two thread hops that have nothing to do.
+
+        - ``request_started`` is not sent when its only receivers are Django's own and they
+          would do nothing: DEBUG off and CONN_MAX_AGE=0 everywhere (started_is_a_no_op).
+        - ``response.close()``, which sends ``request_finished``, runs on the event loop when
+          nothing of this request ran in its thread (no ORM, no sync view, no template) and
+          Django's own receivers are its only ones (finished_can_run_here). A request that
+          never used its thread holds no database connection to give back.
+
+        Any other receiver, from the project or a package, brings back stock behaviour: the
+        signal is sent, in the request's thread. Otherwise this is Django's code, line for
+        line; tests/request_path/test_handler.py fails on another Django until it is re-read.
+        """
+        # Receive the HTTP request body as a stream object.
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+
+        with closing(body_file):
+            # Request is complete and can be served.
+            set_script_prefix(get_script_prefix(scope))
+            if not self.started_is_a_no_op():  # changed: stock Django always sends it
+                await signals.request_started.asend(sender=self.__class__, scope=scope)
+            # Get the request and check for basic issues.
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                body_file.close()
+                # create_request() returns an error response whenever it returns no request.
+                await self.send_response(error_response, send)  # type: ignore[arg-type]
+                await sync_to_async(error_response.close)()  # type: ignore[union-attr]
+                return
+
+            class RequestProcessed(Exception):  # noqa: N818 - Django's name
+                pass
+
+            response = None
+            try:
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self.listen_for_disconnect(receive))
+                        response = await self.run_get_response(request)
+                        await self.send_response(response, send)
+                        raise RequestProcessed
+                except* (RequestProcessed, RequestAborted):
+                    pass
+            except BaseExceptionGroup as exception_group:
+                if len(exception_group.exceptions) == 1:
+                    raise exception_group.exceptions[0]  # noqa: B904 - as Django: the view's own exception
+                raise
+
+            if response is None:
+                await signals.request_finished.asend(sender=self.__class__)
+            elif self.finished_can_run_here(executor):  # changed: stock Django always hops
+                response.close()
+            else:
+                await sync_to_async(response.close)()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.core.handlers.asgi import ASGIHandler
 from pytest_django.fixtures import Settings
 
@@ -17,6 +19,26 @@ from .client import build
 
 PASSWORD = "correct horse battery staple"
 WAIT = 10.0  # seconds, for conditions the tests poll
+
+# How sync_to_async names the work it moves to the request's thread.
+STARTED = "Signal.asend.<locals>.sync_send"  # request_started receivers
+FINISHED = "HttpResponseBase.close"  # sends request_finished
+VIEW = "View.as_view.<locals>.view"  # a synchronous (class-based) view
+RENDER = "SimpleTemplateResponse.render"
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The qualified name of every function sync_to_async runs, in order."""
+    names: list[str] = []
+    original = SyncToAsync.__call__
+
+    async def counted(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        names.append(getattr(self.func, "__qualname__", type(self.func).__qualname__))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    return names
 
 
 @pytest.fixture(autouse=True)

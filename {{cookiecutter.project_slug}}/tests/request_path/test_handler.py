@@ -8,20 +8,23 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, cast
 
+import django
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import connections
+from django.dispatch import Signal
+from pytest_django.fixtures import Settings
 
 import config.asgi_handler
-from config.asgi_handler import RequestExecutor
+from config.asgi_handler import FINISHED_RECEIVERS, PooledExecutorASGIHandler, RequestExecutor
 from {{ cookiecutter.project_slug }}.users.models import User
 
 from ..conftest import project_env, run_manage
 from . import urls
 from .client import Client, build
-from .conftest import WAIT, until
+from .conftest import FINISHED, STARTED, WAIT, until
 
 
 async def test_signals_and_sync_code_of_a_request_share_one_worker_thread(app: ASGIHandler, probe: urls.Probe) -> None:
@@ -44,6 +47,72 @@ async def test_signals_and_sync_code_of_a_request_share_one_worker_thread(app: A
     assert response.status == HTTPStatus.OK
     assert seen["request_started"] is seen["request_finished"] is probe.threads[0]
     assert probe.threads[0] is not threading.current_thread()  # not the event loop's thread
+
+
+async def test_a_request_that_needs_no_thread_sends_request_finished_on_the_loop(
+    monkeypatch: pytest.MonkeyPatch, fast_app: ASGIHandler, hops: list[str]
+) -> None:
+    """An async view that runs no synchronous code costs no thread hop, and request_finished is still sent."""
+    seen: list[threading.Thread] = []
+
+    def finished(**kwargs: object) -> None:
+        seen.append(threading.current_thread())
+
+    # Counted among Django's own receivers, so the handler keeps the request on the loop.
+    monkeypatch.setattr(config.asgi_handler, "FINISHED_RECEIVERS", FINISHED_RECEIVERS | {finished})
+    request_finished.connect(finished)
+    try:
+        response = await Client(fast_app).get("/t/plain/")
+    finally:
+        request_finished.disconnect(finished)
+
+    assert response.status == HTTPStatus.OK
+    assert hops == []
+    assert seen == [threading.current_thread()]
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished], ids=["request_started", "request_finished"])
+async def test_any_other_receiver_runs_in_the_requests_thread(app: ASGIHandler, signal: Signal) -> None:
+    """A receiver from the project or a package brings back stock behaviour, even for a request that needs no thread."""
+    seen: list[threading.Thread] = []
+
+    def receiver(**kwargs: object) -> None:
+        seen.append(threading.current_thread())
+
+    signal.connect(receiver)
+    try:
+        response = await Client(app).get("/t/plain/")
+    finally:
+        signal.disconnect(receiver)
+
+    assert response.status == HTTPStatus.OK
+    assert len(seen) == 1
+    assert seen[0] is not threading.current_thread()
+
+
+@pytest.mark.parametrize("setting", ["DEBUG", "CONN_MAX_AGE"])
+async def test_request_started_is_sent_when_its_receivers_have_work(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, fast_app: ASGIHandler, hops: list[str], setting: str
+) -> None:
+    """With DEBUG on, reset_queries has query logs to clear; with persistent connections,
+    close_old_connections has connections to check: then the signal is sent, as in stock Django."""
+    if setting == "DEBUG":
+        settings.DEBUG = True
+    else:
+        monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    response = await Client(fast_app).get("/t/plain/")
+    assert response.status == HTTPStatus.OK
+    assert hops == [STARTED, FINISHED]
+
+
+def test_handler_was_audited_against_the_installed_django() -> None:
+    """A Django upgrade fails here until someone re-reads what handle_pooled() copies and skips."""
+    assert PooledExecutorASGIHandler.audited_against == django.VERSION[:3], (
+        f"Django is now {django.get_version()}; config/asgi_handler.py was audited against "
+        f"{PooledExecutorASGIHandler.audited_against}. Diff ASGIHandler.handle() between the two releases and "
+        "carry the changes into handle_pooled(); re-check what Django's receivers of request_started and "
+        "request_finished do (STARTED_RECEIVERS, FINISHED_RECEIVERS); then bump audited_against."
+    )
 
 
 async def test_concurrent_requests_get_different_threads(app: ASGIHandler, probe: urls.Probe) -> None:
