@@ -1,7 +1,8 @@
 """ASGI entry point, the only one: gunicorn (uvicorn workers) and uvicorn serve ``application``.
 
-With ASGI_FAST_PATH on (the default), requests reuse their threads
-(config/asgi_handler.py); off, this is Django's stock ``get_asgi_application()``.
+With ASGI_FAST_PATH on (the default), requests reuse their threads and make no thread
+round trip that has nothing to do (config/asgi_handler.py, config/middleware.py); off,
+this is Django's stock ``get_asgi_application()``.
 https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 

@@ -62,7 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-# Lean request path (config/asgi_handler.py): requests reuse their threads, and Django's
+# Lean request path (config/asgi_handler.py): requests reuse their threads, Django's
+# request signals hop to a thread only when a receiver has work there, and Django's
 # middleware above runs through audited adapters that stay on the event loop unless a
 # hook does I/O (config/middleware.py). 0 restores stock Django, to compare or debug.
 ASGI_FAST_PATH = env.bool("ASGI_FAST_PATH", default=True)
