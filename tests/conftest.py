@@ -10,6 +10,8 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -83,13 +85,17 @@ def service_urls() -> dict[str, str]:
     return {"DATABASE_URL": f"{base}/t{uuid.uuid4().hex[:12]}", "REDIS_URL": os.environ["REDIS_URL"]}
 
 
-def create_database(project: Path, database_url: str) -> None:
-    """Create the database DATABASE_URL names, with the baked project's own psycopg."""
-    script = (
-        "import sys, psycopg; base, _, name = sys.argv[1].rpartition('/'); "
-        "c = psycopg.connect(base + '/postgres', autocommit=True); c.execute(f'CREATE DATABASE \"{name}\"')"
-    )
-    run(["uv", "run", "--locked", "python", "-c", script, database_url], cwd=project)
+@contextmanager
+def own_database(project: Path, database_url: str) -> Iterator[None]:
+    """Create the database DATABASE_URL names, with the baked project's own psycopg; drop it afterwards."""
+    base, _, name = database_url.rpartition("/")
+    script = "import sys, psycopg; psycopg.connect(sys.argv[1], autocommit=True).execute(sys.argv[2])"
+    python = ["uv", "run", "--locked", "python", "-c", script, f"{base}/postgres"]
+    run([*python, f'CREATE DATABASE "{name}"'], cwd=project)
+    try:
+        yield
+    finally:
+        run([*python, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], cwd=project)
 
 
 def free_port() -> int:

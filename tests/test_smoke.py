@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from .conftest import (
-    create_database,
     download_as_attachment,
     free_port,
     http_client,
     installed_project,
     log_in,
+    own_database,
     project_env,
     run,
     service_urls,
@@ -54,26 +54,26 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     services = service_urls()
     project = installed_project(tmp_path_factory.mktemp("smoke"))
     env = project_env(**services, DJANGO_SUPERUSER_USERNAME=USERNAME, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
-    create_database(project, services["DATABASE_URL"])
-    manage = ["uv", "run", "--locked", "python", "manage.py"]
-    run([*manage, "migrate", "--no-input"], cwd=project, env=env)
-    run([*manage, "createsuperuser", "--no-input", "--email", "smoke@example.com"], cwd=project, env=env)
-    port = free_port()
-    uvicorn = ["uv", "run", "--locked", "uvicorn", "config.asgi:application", "--lifespan", "off"]
-    server = subprocess.Popen(
-        [*uvicorn, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project,
-        env=env,
-    )
-    worker = subprocess.Popen([*manage, "run_worker", "--no-reload", "--interval", "0.2"], cwd=project, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, server)
-        yield Served(url, project)
-    finally:
-        for process in (server, worker):
-            process.terminate()
-            process.wait(timeout=30)
+    with own_database(project, services["DATABASE_URL"]):
+        manage = ["uv", "run", "--locked", "python", "manage.py"]
+        run([*manage, "migrate", "--no-input"], cwd=project, env=env)
+        run([*manage, "createsuperuser", "--no-input", "--email", "smoke@example.com"], cwd=project, env=env)
+        port = free_port()
+        uvicorn = ["uv", "run", "--locked", "uvicorn", "config.asgi:application", "--lifespan", "off"]
+        server = subprocess.Popen(
+            [*uvicorn, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=env,
+        )
+        worker = subprocess.Popen([*manage, "run_worker", "--no-reload", "--interval", "0.2"], cwd=project, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(url, server)
+            yield Served(url, project)
+        finally:
+            for process in (server, worker):
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def logged_in(served: Served) -> httpx.Client:

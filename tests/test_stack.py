@@ -36,12 +36,12 @@ import httpx
 import pytest
 
 from .conftest import (
-    create_database,
     download_as_attachment,
     free_port,
     http_client,
     installed_project,
     log_in,
+    own_database,
     project_env,
     run,
     service_urls,
@@ -260,84 +260,84 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     required_tool("nginx")
     base = tmp_path_factory.mktemp("stack")
     project = installed_project(base)
-    create_database(project, services["DATABASE_URL"])
-    nginx_port, gunicorn_port = free_port(), free_port()
-    stack = Stack(
-        project=project,
-        env=project_env(
-            **services,
-            DJANGO_ENV="production",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            ALLOWED_HOSTS="127.0.0.1",
-            # No TLS in the rig: nginx listens on plain HTTP, so no HTTPS redirect.
-            SECURE_SSL_REDIRECT="0",
-            STATIC_ROOT=str(base / "static"),
-            MEDIA_ROOT=str(base / "media"),
-            UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
-            GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
-            GUNICORN_WORKERS=str(GUNICORN_WORKERS),
-            SUPERVISOR_RUN_DIR=str(base / "run"),
-            NGINX_LISTEN=f"127.0.0.1:{nginx_port}",
-            NGINX_UPSTREAM=f"127.0.0.1:{gunicorn_port}",
-            NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
-            # A job stuck in "processing" this long is presumed abandoned (default 300 s).
-            UPLOAD_PROCESSING_TIMEOUT="6",
-        ),
-        url=f"http://127.0.0.1:{nginx_port}",
-        media_root=base / "media",
-        static_root=base / "static",
-        app_log=base / "app.log",
-        nginx_access_log=base / "nginx-access.log",
-        nginx_prefix=base / "nginx",
-        nginx_conf=base / "nginx" / "nginx.conf",
-    )
-    stack.media_root.mkdir()
-
-    # What the image build does.
-    stack.manage("collectstatic", "--no-input")
-    # Two containers starting at once: both run the entrypoint's migration step.
-    python = str(project / ".venv/bin/python")
-    migrations = [
-        subprocess.Popen(
-            [python, "manage.py", "migrate_with_lock"],
-            cwd=project,
-            env=stack.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+    with own_database(project, services["DATABASE_URL"]):
+        nginx_port, gunicorn_port = free_port(), free_port()
+        stack = Stack(
+            project=project,
+            env=project_env(
+                **services,
+                DJANGO_ENV="production",
+                SECRET_KEY=secrets.token_urlsafe(50),
+                ALLOWED_HOSTS="127.0.0.1",
+                # No TLS in the rig: nginx listens on plain HTTP, so no HTTPS redirect.
+                SECURE_SSL_REDIRECT="0",
+                STATIC_ROOT=str(base / "static"),
+                MEDIA_ROOT=str(base / "media"),
+                UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
+                GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
+                GUNICORN_WORKERS=str(GUNICORN_WORKERS),
+                SUPERVISOR_RUN_DIR=str(base / "run"),
+                NGINX_LISTEN=f"127.0.0.1:{nginx_port}",
+                NGINX_UPSTREAM=f"127.0.0.1:{gunicorn_port}",
+                NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
+                # A job stuck in "processing" this long is presumed abandoned (default 300 s).
+                UPLOAD_PROCESSING_TIMEOUT="6",
+            ),
+            url=f"http://127.0.0.1:{nginx_port}",
+            media_root=base / "media",
+            static_root=base / "static",
+            app_log=base / "app.log",
+            nginx_access_log=base / "nginx-access.log",
+            nginx_prefix=base / "nginx",
+            nginx_conf=base / "nginx" / "nginx.conf",
         )
-        for _ in range(2)
-    ]
-    for migration in migrations:
-        output, _ = migration.communicate(timeout=120)
-        assert migration.returncode == 0, output
-        stack.migrate_outputs.append(output)
+        stack.media_root.mkdir()
 
-    # nginx: the project's template rendered into conf.d/, as the official image does.
-    (stack.nginx_prefix / "conf.d").mkdir(parents=True)
-    template = project / "deploy/nginx/templates/default.conf.template"
-    (stack.nginx_prefix / "conf.d/default.conf").write_text(render_nginx_template(template, stack.env))
-    # Workers as root when the test runs as root: the test's directories are private.
-    user = "user root;" if os.geteuid() == 0 else ""
-    stack.nginx_conf.write_text(NGINX_CONF.format(user=user, prefix=stack.nginx_prefix))
-    run(nginx_command(stack, "-t"), project, stack.env)
+        # What the image build does.
+        stack.manage("collectstatic", "--no-input")
+        # Two containers starting at once: both run the entrypoint's migration step.
+        python = str(project / ".venv/bin/python")
+        migrations = [
+            subprocess.Popen(
+                [python, "manage.py", "migrate_with_lock"],
+                cwd=project,
+                env=stack.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for migration in migrations:
+            output, _ = migration.communicate(timeout=120)
+            assert migration.returncode == 0, output
+            stack.migrate_outputs.append(output)
 
-    with stack.app_log.open("ab") as app_log:
-        supervisord = subprocess.Popen(
-            [str(project / "deploy/entrypoint.sh")], cwd=project, env=stack.env, stdout=app_log, stderr=app_log
-        )
-    nginx_process = subprocess.Popen(nginx_command(stack), env=stack.env)
-    try:
+        # nginx: the project's template rendered into conf.d/, as the official image does.
+        (stack.nginx_prefix / "conf.d").mkdir(parents=True)
+        template = project / "deploy/nginx/templates/default.conf.template"
+        (stack.nginx_prefix / "conf.d/default.conf").write_text(render_nginx_template(template, stack.env))
+        # Workers as root when the test runs as root: the test's directories are private.
+        user = "user root;" if os.geteuid() == 0 else ""
+        stack.nginx_conf.write_text(NGINX_CONF.format(user=user, prefix=stack.nginx_prefix))
+        run(nginx_command(stack, "-t"), project, stack.env)
+
+        with stack.app_log.open("ab") as app_log:
+            supervisord = subprocess.Popen(
+                [str(project / "deploy/entrypoint.sh")], cwd=project, env=stack.env, stdout=app_log, stderr=app_log
+            )
+        nginx_process = subprocess.Popen(nginx_command(stack), env=stack.env)
         try:
-            stack.wait_until_ready()
-        except BaseException:
-            print(stack.app_log.read_text())
-            raise
-        yield stack
-    finally:
-        # TERM: supervisord stops gunicorn and the worker gracefully. QUIT: nginx's graceful stop.
-        stop(supervisord, signal.SIGTERM)
-        stop(nginx_process, signal.SIGQUIT)
+            try:
+                stack.wait_until_ready()
+            except BaseException:
+                print(stack.app_log.read_text())
+                raise
+            yield stack
+        finally:
+            # TERM: supervisord stops gunicorn and the worker gracefully. QUIT: nginx's graceful stop.
+            stop(supervisord, signal.SIGTERM)
+            stop(nginx_process, signal.SIGQUIT)
 
 
 @pytest.fixture(scope="module")
