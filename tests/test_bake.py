@@ -63,6 +63,19 @@ def test_bake_leaves_no_template_syntax(combination: dict[str, str], tmp_path: P
     assert f"image: postgres:{combination['postgresql_version']}" in (project / ".github/workflows/ci.yml").read_text()
 
 
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
+def test_generated_workflow_is_a_valid_github_workflow(combination: dict[str, str], tmp_path: Path) -> None:
+    """GitHub Actions cannot run here: the baked workflow is checked against GitHub's workflow schema instead."""
+    workflow = bake(tmp_path, **combination) / ".github/workflows/ci.yml"
+    result = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(workflow)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
     first = bake(tmp_path / "a")
     second = bake(tmp_path / "b")
