@@ -3,7 +3,7 @@
 Stock ``ASGIHandler`` enters a fresh ``ThreadSensitiveContext()`` per request: its first
 synchronous call (a ``request_started`` receiver, the ORM, a template) starts a new
 thread, and the end of the request joins it from yet another new thread. Both cost more
-CPU than the request's own Python work (docs: request-path).
+CPU than the request's own Python work (docs/request-path.md).
 
 ``PooledExecutorASGIHandler`` keeps the rule that matters, one thread per request for
 the request's whole life, and reuses that thread for a later request once the first one

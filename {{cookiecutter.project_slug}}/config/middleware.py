@@ -16,7 +16,7 @@ fails on any other Django version until someone re-reads the wrapped middleware 
 corrects them. Should an inlined hook ever touch the ORM, Django raises
 SynchronousOnlyOperation rather than block the loop. Never adapt middleware whose hooks do I/O
 (``LoginRequiredMiddleware`` reads ``request.user``); write the project's own
-middleware natively async instead (docs: request-path).
+middleware natively async instead (docs/request-path.md).
 """
 
 from __future__ import annotations
