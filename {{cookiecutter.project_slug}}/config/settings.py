@@ -149,9 +149,10 @@ else:
 
 # Sessions
 # https://docs.djangoproject.com/en/6.1/topics/http/sessions/
-# cached_db reads from the cache and writes through to the database, so a Redis
-# outage logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's cached_db: read from the cache, written through to the database, so a Redis
+# outage logs nobody out; cached copies expire within minutes, so a logout that Redis
+# missed does not leave the session usable for weeks ({{ cookiecutter.project_slug }}/core/sessions.py).
+SESSION_ENGINE = "{{ cookiecutter.project_slug }}.core.sessions"
 
 # Authentication
 # https://docs.djangoproject.com/en/6.1/topics/auth/

@@ -6,6 +6,8 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,6 +50,22 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+    @contextmanager
+    def down_with_data_kept(self) -> Iterator[None]:
+        """Redis goes away and comes back with its data, as one that persists to disk does.
+
+        (A redis-server that only stops answering, SIGSTOP, still runs the commands a client
+        sent meanwhile once it resumes: no command is lost that way.)
+        """
+        with redis.Redis.from_url(self.url) as client:
+            client.save()
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()  # loads the snapshot
+            (self.directory / "dump.rdb").unlink()  # later restarts start empty again
 
     def flush(self) -> None:
         with redis.Redis.from_url(self.url) as client:

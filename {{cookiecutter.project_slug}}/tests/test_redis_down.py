@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from http import HTTPStatus
 
@@ -9,6 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
+
+from {{ cookiecutter.project_slug }}.core import sessions
 
 from .servers import RedisServer
 from .test_response_cache import token
@@ -51,6 +54,32 @@ async def test_signed_in_users_stay_signed_in(redis_server: RedisServer) -> None
 
     redis_server.start()
     assert (await client.get("/personal")).content.startswith(b"ada ")
+
+
+async def test_sessions_stay_in_the_cache_at_most_cache_max_age(redis_server: RedisServer) -> None:
+    client = AsyncClient()
+    await client.aforce_login(await get_user_model().objects.acreate(username="ida"))
+    [cached] = redis_server.keys()
+    assert 0 < redis_server.ttl(cached) <= sessions.CACHE_MAX_AGE  # not SESSION_COOKIE_AGE (two weeks)
+
+
+async def test_a_logout_redis_missed_stops_working_within_cache_max_age(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    """Redis is away while a session is deleted and comes back with its data: the cached copy outlives the
+    row, but not for long."""
+    monkeypatch.setattr(sessions, "CACHE_MAX_AGE", 3)
+    client = AsyncClient()
+    await client.aforce_login(await get_user_model().objects.acreate(username="eve"))
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    with redis_server.down_with_data_kept():
+        await sessions.SessionStore(session_key).aflush()  # what logging out does: the row goes, the cache misses it
+
+    replay = AsyncClient()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    assert (await replay.get("/personal")).content.startswith(b"eve ")  # the cached copy, for now
+    await asyncio.sleep(3.2)
+    assert (await replay.get("/personal")).content.startswith(b"anonymous ")
 
 
 async def test_signing_in_works_while_redis_is_down(redis_server: RedisServer) -> None:
