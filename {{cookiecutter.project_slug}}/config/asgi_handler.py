@@ -68,13 +68,27 @@ class RequestExecutor(ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=1, thread_name_prefix="asgi-request")
         self._last: Future[Any] | None = None
-        self.used = False  # whether the current request ran anything in this thread
+        self.submitted = 0  # calls submitted over the thread's life
+        self.request_started_at = 0  # self.submitted when the current request began
+        # self.submitted when request_finished last completed in (or for) this thread: equal
+        # to self.submitted while nothing has run in the thread since.
+        self.finished_at = 0
 
     def submit[**P, T](self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         future = super().submit(fn, *args, **kwargs)
         self._last = future
-        self.used = True
+        self.submitted += 1
         return future
+
+    @property
+    def used(self) -> bool:
+        """Whether the current request ran anything in this thread."""
+        return self.submitted != self.request_started_at
+
+    @property
+    def clean(self) -> bool:
+        """Whether request_finished was the last thing to run in this thread (or nothing ran yet)."""
+        return self.finished_at == self.submitted
 
     def is_idle(self) -> bool:
         """Nothing queued or running: the single worker runs calls in order, so the last one done means all are."""
@@ -111,6 +125,8 @@ class PooledExecutorASGIHandler(ASGIHandler):
       thread) and nothing is left running in it, the thread waits in a bounded pool for
       the next request.
     - A request that raised or was cancelled retires its thread exactly like stock Django.
+
+    Requests go through ``handle_pooled()``; a subclass changes that, not ``handle()``.
     """
 
     # Idle threads kept for reuse; past this, a finished request's thread exits as in stock Django.
@@ -147,14 +163,16 @@ class PooledExecutorASGIHandler(ASGIHandler):
             return await super().__call__(scope, receive, send)
         # The most recently used thread first: its stack and caches are warm.
         executor = self._idle.pop() if self._idle else RequestExecutor()
-        executor.used = False
+        executor.request_started_at = executor.submitted
         finished = False
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle_pooled(scope, receive, send, executor)
             finished = True
         finally:
-            if finished and executor.is_idle() and len(self._idle) < self.max_idle_executors:
+            # Reused only when request_finished was the last thing the thread ran: work a
+            # task of the request queued after it could have reopened a connection.
+            if finished and executor.clean and executor.is_idle() and len(self._idle) < self.max_idle_executors:
                 self._idle.append(executor)
             else:
                 await retire(executor)
@@ -181,11 +199,15 @@ class PooledExecutorASGIHandler(ASGIHandler):
         - ``response.close()``, which sends ``request_finished``, runs on the event loop when
           nothing of this request ran in its thread (no ORM, no sync view, no template) and
           Django's own receivers are its only ones (finished_can_run_here). A request that
-          never used its thread holds no database connection to give back.
+          never used its thread holds no database connection to give back. The response's
+          own closers run on the loop then too (request.close() removes temporary upload
+          files): only files this request's async code opened on the loop.
 
         Any other receiver, from the project or a package, brings back stock behaviour: the
-        signal is sent, in the request's thread. Otherwise this is Django's code, line for
-        line; tests/request_path/test_handler.py fails on another Django until it is re-read.
+        signal is sent, in the request's thread. The lines marked "added" record when
+        request_finished completed, for the pool (RequestExecutor.clean). Otherwise this is
+        Django's code, line for line; tests/request_path/test_handler.py fails on another
+        Django until it is re-read.
         """
         # Receive the HTTP request body as a stream object.
         try:
@@ -204,7 +226,9 @@ class PooledExecutorASGIHandler(ASGIHandler):
                 body_file.close()
                 # create_request() returns an error response whenever it returns no request.
                 await self.send_response(error_response, send)  # type: ignore[arg-type]
+                closing_at = executor.submitted + 1  # added: the submission that runs close()
                 await sync_to_async(error_response.close)()  # type: ignore[union-attr]
+                executor.finished_at = closing_at  # added
                 return
 
             class RequestProcessed(Exception):  # noqa: N818 - Django's name
@@ -226,8 +250,12 @@ class PooledExecutorASGIHandler(ASGIHandler):
                 raise
 
             if response is None:
+                # The thread is not marked clean here: it is retired, as in stock Django.
                 await signals.request_finished.asend(sender=self.__class__)
             elif self.finished_can_run_here(executor):  # changed: stock Django always hops
                 response.close()
+                executor.finished_at = executor.submitted  # added
             else:
+                closing_at = executor.submitted + 1  # added: the submission that runs close()
                 await sync_to_async(response.close)()
+                executor.finished_at = closing_at  # added

@@ -194,6 +194,34 @@ async def test_a_thread_with_work_left_is_retired(fast_app: ASGIHandler, probe: 
     assert not probe.threads[0].is_alive()
 
 
+async def test_a_thread_that_ran_work_after_request_finished_is_retired(
+    fast_app: ASGIHandler, probe: urls.Probe
+) -> None:
+    """Even work that finished in time: request_finished must be the last thing a pooled thread ran.
+
+    Otherwise the thread could go back to the pool holding a database connection that
+    work opened after close_old_connections ran.
+    """
+    leftover: list[asyncio.Future[threading.Thread]] = []
+
+    def quick() -> threading.Thread:
+        return threading.current_thread()
+
+    def queue_more_work(**kwargs: object) -> None:
+        loop.call_soon_threadsafe(lambda: leftover.append(asyncio.ensure_future(sync_to_async(quick)())))
+
+    loop = asyncio.get_running_loop()
+    request_finished.connect(queue_more_work)
+    try:
+        response = await Client(fast_app).get("/t/sync/")
+    finally:
+        request_finished.disconnect(queue_more_work)
+    assert response.status == HTTPStatus.OK
+    ran_in = await leftover[0]
+    assert ran_in is probe.threads[0]  # the request's thread, after request_finished
+    assert not ran_in.is_alive()  # retired, not pooled
+
+
 def test_request_executor_is_idle_only_when_its_queue_is_empty() -> None:
     executor = RequestExecutor()
     release = threading.Event()
