@@ -64,8 +64,10 @@ class RedisServer:
         try:
             yield
         finally:
-            self.start()  # loads the snapshot
-            (self.directory / "dump.rdb").unlink()  # later restarts start empty again
+            try:
+                self.start()  # loads the snapshot
+            finally:
+                (self.directory / "dump.rdb").unlink(missing_ok=True)  # later restarts start empty again
 
     def flush(self) -> None:
         with redis.Redis.from_url(self.url) as client:
