@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.core.handlers.asgi import ASGIHandler
+from django.dispatch import Signal
 from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.users.models import User
@@ -73,3 +75,15 @@ def alice(transactional_db: None) -> User:
 async def until(event: threading.Event) -> None:
     """Wait, without blocking the loop, until a view sets ``event``."""
     assert await asyncio.to_thread(event.wait, WAIT), "the view never got there"
+
+
+@contextmanager
+def receiving(signal: Signal, *receivers: Callable[..., None]) -> Iterator[None]:
+    """``receivers`` connected to ``signal`` for the block, and disconnected after it, whatever happens."""
+    for receiver in receivers:
+        signal.connect(receiver)
+    try:
+        yield
+    finally:
+        for receiver in receivers:
+            signal.disconnect(receiver)

@@ -24,7 +24,7 @@ from {{ cookiecutter.project_slug }}.users.models import User
 from ..conftest import project_env, run_manage
 from . import urls
 from .client import Client, build
-from .conftest import FINISHED, STARTED, WAIT, until
+from .conftest import FINISHED, STARTED, WAIT, receiving, until
 
 
 async def test_signals_and_sync_code_of_a_request_share_one_worker_thread(app: ASGIHandler, probe: urls.Probe) -> None:
@@ -36,13 +36,8 @@ async def test_signals_and_sync_code_of_a_request_share_one_worker_thread(app: A
     def finished(**kwargs: object) -> None:
         seen["request_finished"] = threading.current_thread()
 
-    request_started.connect(started)
-    request_finished.connect(finished)
-    try:
+    with receiving(request_started, started), receiving(request_finished, finished):
         response = await Client(app).get("/t/sync/")
-    finally:
-        request_started.disconnect(started)
-        request_finished.disconnect(finished)
 
     assert response.status == HTTPStatus.OK
     assert seen["request_started"] is seen["request_finished"] is probe.threads[0]
@@ -60,11 +55,8 @@ async def test_a_request_that_needs_no_thread_sends_request_finished_on_the_loop
 
     # Counted among Django's own receivers, so the handler keeps the request on the loop.
     monkeypatch.setattr(config.asgi_handler, "FINISHED_RECEIVERS", FINISHED_RECEIVERS | {finished})
-    request_finished.connect(finished)
-    try:
+    with receiving(request_finished, finished):
         response = await Client(fast_app).get("/t/plain/")
-    finally:
-        request_finished.disconnect(finished)
 
     assert response.status == HTTPStatus.OK
     assert hops == []
@@ -79,11 +71,8 @@ async def test_any_other_receiver_runs_in_the_requests_thread(app: ASGIHandler, 
     def receiver(**kwargs: object) -> None:
         seen.append(threading.current_thread())
 
-    signal.connect(receiver)
-    try:
+    with receiving(signal, receiver):
         response = await Client(app).get("/t/plain/")
-    finally:
-        signal.disconnect(receiver)
 
     assert response.status == HTTPStatus.OK
     assert len(seen) == 1
@@ -181,12 +170,9 @@ async def test_a_thread_with_work_left_is_retired(fast_app: ASGIHandler, probe: 
         loop.call_soon_threadsafe(lambda: leftover.append(asyncio.ensure_future(sync_to_async(hold_the_thread)())))
 
     loop = asyncio.get_running_loop()
-    request_finished.connect(queue_more_work)
-    try:
+    with receiving(request_finished, queue_more_work):
         request = asyncio.create_task(Client(fast_app).get("/t/sync/"))
         await until(probe.started)
-    finally:
-        request_finished.disconnect(queue_more_work)
     assert not request.done()  # it waits for its thread to finish the work, as stock Django does
     probe.release.set()
     await request
@@ -211,11 +197,8 @@ async def test_a_thread_that_ran_work_after_request_finished_is_retired(
         loop.call_soon_threadsafe(lambda: leftover.append(asyncio.ensure_future(sync_to_async(quick)())))
 
     loop = asyncio.get_running_loop()
-    request_finished.connect(queue_more_work)
-    try:
+    with receiving(request_finished, queue_more_work):
         response = await Client(fast_app).get("/t/sync/")
-    finally:
-        request_finished.disconnect(queue_more_work)
     assert response.status == HTTPStatus.OK
     ran_in = await leftover[0]
     assert ran_in is probe.threads[0]  # the request's thread, after request_finished
