@@ -211,6 +211,15 @@ class Stack:
     def gunicorn_master(self) -> int:
         return int(self.supervisorctl("pid", "web"))
 
+    def wait_until_serving(self, workers: set[int]) -> None:
+        """Wait until each of these gunicorn workers has logged that it serves."""
+        started = {f"Started server process [{pid}]" for pid in workers}
+        wait_for(
+            lambda: started <= {e["message"] for e in self.app_log_entries()},
+            "the new worker(s) to serve",
+            timeout=START_TIMEOUT,
+        )
+
     def wait_until_ready(self) -> None:
         def ready() -> bool:
             try:
@@ -519,12 +528,7 @@ def test_stack_survives_a_killed_gunicorn_worker(stack: Stack, record_property: 
         os.kill(min(workers), signal.SIGKILL)
         [new_pid] = wait_for(lambda: (child_pids(master) - workers) or None, "a replacement worker")
         respawned_at = time.monotonic()
-        started = f"Started server process [{new_pid}]"
-        wait_for(
-            lambda: any(e["message"] == started for e in stack.app_log_entries()),
-            "the new worker to serve",
-            timeout=START_TIMEOUT,
-        )
+        stack.wait_until_serving({new_pid})
         serving_at = time.monotonic()
         load.keep_going_until(serving_at + 1)
     during_outage = load.served_between(killed_at, serving_at)
@@ -561,12 +565,7 @@ def test_stack_hup_replaces_every_worker_under_load(
             return workers if workers.isdisjoint(old_workers) and len(workers) == GUNICORN_WORKERS else None
 
         new_workers = wait_for(replaced, "every worker to be replaced", timeout=START_TIMEOUT)
-        started = {f"Started server process [{pid}]" for pid in new_workers}
-        wait_for(
-            lambda: started <= {e["message"] for e in stack.app_log_entries()},
-            "the new workers to serve",
-            timeout=START_TIMEOUT,
-        )
+        stack.wait_until_serving(new_workers)
         serving_at = time.monotonic()
         load.keep_going_until(serving_at + 1)
     pause = load.longest_pause(signalled_at, serving_at)
