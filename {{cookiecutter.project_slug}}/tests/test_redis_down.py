@@ -7,14 +7,13 @@ import logging
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.core import sessions
 
 from .servers import RedisServer
-from .test_response_cache import token
+from .test_response_cache import logged_in_as, token
 
 pytestmark = [pytest.mark.urls("tests.toolkit_views"), pytest.mark.django_db(transaction=True)]
 
@@ -45,8 +44,7 @@ async def test_readyz_names_the_cache_until_redis_is_back(async_client: AsyncCli
 
 async def test_signed_in_users_stay_signed_in(redis_server: RedisServer) -> None:
     """Sessions are cached_db: the database has them when the cache does not."""
-    client = AsyncClient()
-    await client.aforce_login(await get_user_model().objects.acreate(username="ada"))
+    client, _ = await logged_in_as("ada")
     assert (await client.get("/personal")).content.startswith(b"ada ")
 
     redis_server.stop()
@@ -57,8 +55,7 @@ async def test_signed_in_users_stay_signed_in(redis_server: RedisServer) -> None
 
 
 async def test_sessions_stay_in_the_cache_at_most_cache_max_age(redis_server: RedisServer) -> None:
-    client = AsyncClient()
-    await client.aforce_login(await get_user_model().objects.acreate(username="ida"))
+    await logged_in_as("ida")
     [cached] = redis_server.keys()
     assert 0 < redis_server.ttl(cached) <= sessions.CACHE_MAX_AGE  # not SESSION_COOKIE_AGE (two weeks)
 
@@ -69,8 +66,7 @@ async def test_a_logout_redis_missed_stops_working_within_cache_max_age(
     """Redis is away while a session is deleted and comes back with its data: the cached copy outlives the
     row, but not for long."""
     monkeypatch.setattr(sessions, "CACHE_MAX_AGE", 5)
-    client = AsyncClient()
-    await client.aforce_login(await get_user_model().objects.acreate(username="eve"))
+    client, _ = await logged_in_as("eve")
     session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
     with redis_server.down_with_data_kept():
         await sessions.SessionStore(session_key).aflush()  # what logging out does: the row goes, the cache misses it
@@ -88,8 +84,7 @@ async def test_a_logout_redis_missed_stops_working_within_cache_max_age(
 
 async def test_signing_in_works_while_redis_is_down(redis_server: RedisServer) -> None:
     redis_server.stop()
-    client = AsyncClient()
-    await client.aforce_login(await get_user_model().objects.acreate(username="grace"))
+    client, _ = await logged_in_as("grace")
     assert (await client.get("/personal")).content.startswith(b"grace ")
 
     redis_server.start()

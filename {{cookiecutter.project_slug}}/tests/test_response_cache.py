@@ -9,6 +9,7 @@ from http import HTTPStatus
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
@@ -63,12 +64,17 @@ async def test_invalidating_the_namespace_rebuilds_the_page(async_client: AsyncC
     assert "grace" in after.content.decode()
 
 
+async def logged_in_as(username: str) -> tuple[AsyncClient, AbstractBaseUser]:
+    """A client logged in as a new user of that name, and the user."""
+    user = await get_user_model().objects.acreate(username=username)
+    client = AsyncClient()
+    await client.aforce_login(user)
+    return client, user
+
+
 async def test_personal_pages_are_cached_per_user(cache_backend: str) -> None:
-    ada = await get_user_model().objects.acreate(username="ada")
-    grace = await get_user_model().objects.acreate(username="grace")
-    ada_client, grace_client = AsyncClient(), AsyncClient()
-    await ada_client.aforce_login(ada)
-    await grace_client.aforce_login(grace)
+    ada_client, _ = await logged_in_as("ada")
+    grace_client, _ = await logged_in_as("grace")
 
     ada_first = await ada_client.get("/personal")
     grace_first = await grace_client.get("/personal")
@@ -80,11 +86,8 @@ async def test_personal_pages_are_cached_per_user(cache_backend: str) -> None:
 
 
 async def test_invalidating_one_users_pages_leaves_the_others(cache_backend: str) -> None:
-    ada = await get_user_model().objects.acreate(username="ada")
-    grace = await get_user_model().objects.acreate(username="grace")
-    ada_client, grace_client = AsyncClient(), AsyncClient()
-    await ada_client.aforce_login(ada)
-    await grace_client.aforce_login(grace)
+    ada_client, ada = await logged_in_as("ada")
+    grace_client, _ = await logged_in_as("grace")
     ada_first = await ada_client.get("/personal")
     grace_first = await grace_client.get("/personal")
 
