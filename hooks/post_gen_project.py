@@ -1,15 +1,30 @@
-"""Finish a freshly generated project: write .env with new secrets, print next steps."""
+"""Finish a freshly generated project: drop files of options left out, write .env with new secrets, print next steps."""
 
 from __future__ import annotations
 
 import base64
 import json
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
 CONTEXT: dict[str, str] = json.loads(base64.b64decode("{{ cookiecutter | b64json }}"))
 PROJECT_DIR = Path.cwd()
+
+
+def unused_paths(context: dict[str, str]) -> list[Path]:
+    """Files and directories that belong to options the answers left out."""
+    slug = context["project_slug"]
+    unused = []
+    if context["include_examples"] == "no":
+        unused += [Path(slug, "examples"), Path("tests", "examples")]
+    return unused
+
+
+def remove_unused() -> None:
+    for path in unused_paths(CONTEXT):
+        shutil.rmtree(PROJECT_DIR / path)
 
 
 def write_dotenv() -> None:
@@ -39,6 +54,7 @@ def write_dotenv() -> None:
 
 
 def main() -> int:
+    remove_unused()
     write_dotenv()
     slug = CONTEXT["project_slug"]
     print(

@@ -1,8 +1,7 @@
 """ASGI entry point, the only one: gunicorn (uvicorn workers) and uvicorn serve ``application``.
 
-With ASGI_FAST_PATH on (the default), requests reuse their threads and make no thread
-round trip that has nothing to do (config/asgi_handler.py, config/middleware.py); off,
-this is Django's stock ``get_asgi_application()``.
+ASGI_FAST_PATH (on by default) serves requests through config/fast_path/; off, this is
+Django's stock ``get_asgi_application()``.
 https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 
@@ -12,7 +11,7 @@ import django
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
-from config.asgi_handler import PooledExecutorASGIHandler
+from config.fast_path.handler import PooledExecutorASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # What django.core.asgi.get_asgi_application() does, with the handler chosen by settings.

@@ -1,13 +1,12 @@
 """Read settings from the environment: typed, with defaults, and strict in production.
 
-Settings call ``env.str("NAME", default=...)`` and friends. A variable read with
+Settings call ``env.string("NAME", default=...)`` and friends. A variable read with
 ``required=True`` and not set is collected, and ``env.raise_if_missing()`` at the end
 of settings stops start-up with one message naming every missing variable.
 """
 
 from __future__ import annotations
 
-import builtins
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -20,11 +19,11 @@ FALSE_VALUES = frozenset({"0", "false", "no", "off"})
 
 
 class Env:
-    def __init__(self, environ: Mapping[builtins.str, builtins.str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
-        self.missing: builtins.list[builtins.str] = []
+        self.missing: list[str] = []
 
-    def _raw(self, name: builtins.str, required: builtins.bool) -> builtins.str | None:
+    def _raw(self, name: str, required: bool) -> str | None:
         value = self.environ.get(name)
         if value is None or value == "":
             if required:
@@ -32,11 +31,11 @@ class Env:
             return None
         return value
 
-    def str(self, name: builtins.str, default: builtins.str = "", *, required: builtins.bool = False) -> builtins.str:
+    def string(self, name: str, default: str = "", *, required: bool = False) -> str:
         value = self._raw(name, required)
         return default if value is None else value
 
-    def bool(self, name: builtins.str, default: builtins.bool, *, required: builtins.bool = False) -> builtins.bool:
+    def boolean(self, name: str, default: bool, *, required: bool = False) -> bool:
         value = self._raw(name, required)
         if value is None:
             return default
@@ -46,7 +45,7 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
 
-    def int(self, name: builtins.str, default: builtins.int, *, required: builtins.bool = False) -> builtins.int:
+    def integer(self, name: str, default: int, *, required: bool = False) -> int:
         value = self._raw(name, required)
         if value is None:
             return default
@@ -55,7 +54,7 @@ class Env:
         except ValueError:
             raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
 
-    def float(self, name: builtins.str, default: builtins.float, *, required: builtins.bool = False) -> builtins.float:
+    def number(self, name: str, default: float, *, required: bool = False) -> float:
         value = self._raw(name, required)
         if value is None:
             return default
@@ -64,22 +63,20 @@ class Env:
         except ValueError:
             raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
 
-    def list(
-        self, name: builtins.str, default: builtins.list[builtins.str] | None = None, *, required: builtins.bool = False
-    ) -> builtins.list[builtins.str]:
+    def string_list(self, name: str, default: list[str] | None = None, *, required: bool = False) -> list[str]:
         """A comma-separated list; blanks around items are ignored."""
         value = self._raw(name, required)
         if value is None:
             return list(default or [])
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
-        value = self.str(name, default)
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.string(name, default)
         if value not in choices:
             raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}")
         return value
 
-    def raise_if_missing(self, context: builtins.str) -> None:
+    def raise_if_missing(self, context: str) -> None:
         if self.missing:
             names = ", ".join(dict.fromkeys(self.missing))
             raise ImproperlyConfigured(

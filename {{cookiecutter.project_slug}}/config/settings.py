@@ -12,7 +12,7 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from config.env import Env, database_from_url
-from {{ cookiecutter.project_slug }}.core.logging import LOG_FORMATS, logging_config
+from config.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -25,10 +25,10 @@ PRODUCTION = DJANGO_ENV == "production"
 
 # Core
 # https://docs.djangoproject.com/en/6.1/ref/settings/#core-settings
-SECRET_KEY = env.str("SECRET_KEY", "django-insecure-development-only-key", required=PRODUCTION)
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], required=PRODUCTION)
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
+SECRET_KEY = env.string("SECRET_KEY", "django-insecure-development-only-key", required=PRODUCTION)
+DEBUG = env.boolean("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], required=PRODUCTION)
+CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS")
 
 ROOT_URLCONF = "config.urls"
 # ASGI only: config/asgi.py is the entry point; runserver still works for development.
@@ -42,17 +42,21 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
-    "{{ cookiecutter.project_slug }}.core",
+    "{{ cookiecutter.project_slug }}.ops",
+    "{{ cookiecutter.project_slug }}.pages",
     "{{ cookiecutter.project_slug }}.users",
     "{{ cookiecutter.project_slug }}.uploads",
+{%- if cookiecutter.include_examples == "yes" %}
+    "{{ cookiecutter.project_slug }}.examples",
+{%- endif %}
 ]
 
 # The request id comes first, so everything logged during a request carries it.
 # Health checks come next: they answer before host validation and the HTTPS redirect,
 # so load balancers and container probes can reach them by IP over plain HTTP.
 MIDDLEWARE = [
-    "{{ cookiecutter.project_slug }}.core.middleware.RequestIdMiddleware",
-    "{{ cookiecutter.project_slug }}.core.middleware.HealthCheckMiddleware",
+    "{{ cookiecutter.project_slug }}.ops.request_id.RequestIdMiddleware",
+    "{{ cookiecutter.project_slug }}.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -62,11 +66,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-# Lean request path (config/asgi_handler.py): requests reuse their threads, Django's
-# request signals hop to a thread only when a receiver has work there, and Django's
-# middleware above runs through audited adapters that stay on the event loop unless a
-# hook does I/O (config/middleware.py). 0 restores stock Django, to compare or debug.
-ASGI_FAST_PATH = env.bool("ASGI_FAST_PATH", default=True)
+# The lean request path (config/fast_path/): requests reuse their threads, and each of
+# Django's middleware above runs as its audited Inline* subclass, on the event loop
+# unless a hook does I/O. 0 restores stock Django, to compare or debug.
+ASGI_FAST_PATH = env.boolean("ASGI_FAST_PATH", default=True)
 
 TEMPLATES = [
     {
@@ -87,19 +90,19 @@ TEMPLATES = [
 
 # Database
 # https://docs.djangoproject.com/en/6.1/ref/databases/#postgresql-notes
-DATABASE_URL = env.str("DATABASE_URL", required=PRODUCTION)
+DATABASE_URL = env.string("DATABASE_URL", required=PRODUCTION)
 _database = database_from_url(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 if _database["ENGINE"] == "django.db.backends.postgresql":
-    _database["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", 5))
+    _database["OPTIONS"].setdefault("connect_timeout", env.integer("DATABASE_CONNECT_TIMEOUT", 5))
     # Every statement is bounded so one slow query cannot hold a pooled connection forever.
-    statement_timeout = env.int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)  # milliseconds
+    statement_timeout = env.integer("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)  # milliseconds
     _database["OPTIONS"].setdefault("options", f"-c statement_timeout={statement_timeout}")
     # Django's psycopg 3 pool, one per process: workers * max_size must stay below
     # PostgreSQL's max_connections.
     _database["OPTIONS"]["pool"] = {
-        "min_size": env.int("DATABASE_POOL_MIN_SIZE", 2),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
+        "min_size": env.integer("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env.integer("DATABASE_POOL_MAX_SIZE", 10),
+        "timeout": env.number("DATABASE_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
     }
     # CONN_MAX_AGE must be 0 when the pool is on; Django refuses otherwise.
     _database["CONN_MAX_AGE"] = 0
@@ -121,7 +124,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Caching
 # https://docs.djangoproject.com/en/6.1/topics/cache/
-REDIS_URL = env.str("REDIS_URL", required=PRODUCTION)
+REDIS_URL = env.string("REDIS_URL", required=PRODUCTION)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -130,15 +133,15 @@ if REDIS_URL:
             "OPTIONS": {
                 # Fail soft: a Redis outage turns cache reads into misses, never into errors.
                 "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", 0.5),  # seconds
-                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", 0.5),  # seconds
+                "SOCKET_CONNECT_TIMEOUT": env.number("REDIS_CONNECT_TIMEOUT", 0.5),  # seconds
+                "SOCKET_TIMEOUT": env.number("REDIS_TIMEOUT", 0.5),  # seconds
                 # Each request's blocking cache calls run in a thread of its own. With more
                 # threads than connections, redis-py's default pool fails at once ("Too many
                 # connections"): this one makes a thread wait for a free connection instead.
                 "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
                 "CONNECTION_POOL_KWARGS": {
-                    "max_connections": env.int("REDIS_MAX_CONNECTIONS", 100),  # per worker process
-                    "timeout": env.float("REDIS_TIMEOUT", 0.5),  # seconds to wait for one
+                    "max_connections": env.integer("REDIS_MAX_CONNECTIONS", 100),  # per worker process
+                    "timeout": env.number("REDIS_TIMEOUT", 0.5),  # seconds to wait for one
                 },
             },
         }
@@ -149,10 +152,9 @@ else:
 
 # Sessions
 # https://docs.djangoproject.com/en/6.1/topics/http/sessions/
-# Django's cached_db: read from the cache, written through to the database, so a Redis
-# outage logs nobody out; cached copies expire within minutes, so a logout that Redis
-# missed does not leave the session usable for weeks ({{ cookiecutter.project_slug }}/core/sessions.py).
-SESSION_ENGINE = "{{ cookiecutter.project_slug }}.core.sessions"
+# Django's cached_db (a Redis outage logs nobody out), with cached copies that expire
+# within minutes, so a logout Redis missed does not leave a session usable for weeks.
+SESSION_ENGINE = "{{ cookiecutter.project_slug }}.ops.sessions"
 
 # Authentication
 # https://docs.djangoproject.com/en/6.1/topics/auth/
@@ -179,7 +181,7 @@ USE_TZ = True
 # Static files
 # https://docs.djangoproject.com/en/6.1/howto/static-files/
 STATIC_URL = "/static/"
-STATIC_ROOT = env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+STATIC_ROOT = env.string("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -198,14 +200,14 @@ STORAGES = {
 # User files are private: no public URL serves MEDIA_ROOT. Downloads go through a view
 # that checks ownership, then (when DOWNLOAD_X_ACCEL_PREFIX is set) hands the file to
 # nginx with X-Accel-Redirect to an internal location aliased to MEDIA_ROOT.
-MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
-DOWNLOAD_X_ACCEL_PREFIX = env.str("DOWNLOAD_X_ACCEL_PREFIX", "/_protected/" if PRODUCTION else "")
+MEDIA_ROOT = env.string("MEDIA_ROOT", str(BASE_DIR / "media"))
+DOWNLOAD_X_ACCEL_PREFIX = env.string("DOWNLOAD_X_ACCEL_PREFIX", "/_protected/" if PRODUCTION else "")
 
 # Uploads app
-UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)  # bytes, per file; nginx gets the same value
-UPLOAD_MAX_FILES = env.int("UPLOAD_MAX_FILES", 10)  # files per request
+UPLOAD_MAX_BYTES = env.integer("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)  # bytes, per file; nginx gets the same value
+UPLOAD_MAX_FILES = env.integer("UPLOAD_MAX_FILES", 10)  # files per request
 # Checked against the type sniffed from the bytes, never the client's claim.
-UPLOAD_ALLOWED_TYPES = env.list(
+UPLOAD_ALLOWED_TYPES = env.string_list(
     "UPLOAD_ALLOWED_TYPES",
     [
         "image/png",
@@ -219,9 +221,9 @@ UPLOAD_ALLOWED_TYPES = env.list(
     ],
 )
 # A job still "processing" after this long is presumed dead (worker killed) and re-queued.
-UPLOAD_PROCESSING_TIMEOUT = env.int("UPLOAD_PROCESSING_TIMEOUT", 300)  # seconds
-UPLOAD_MAX_ATTEMPTS = env.int("UPLOAD_MAX_ATTEMPTS", 5)  # transient failures are retried with backoff
-UPLOAD_RATE_LIMIT = env.int("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
+UPLOAD_PROCESSING_TIMEOUT = env.integer("UPLOAD_PROCESSING_TIMEOUT", 300)  # seconds
+UPLOAD_MAX_ATTEMPTS = env.integer("UPLOAD_MAX_ATTEMPTS", 5)  # transient failures are retried with backoff
+UPLOAD_RATE_LIMIT = env.integer("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
 # Django refuses more files than this while parsing (TooManyFilesSent).
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 
@@ -234,10 +236,10 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Security
 # https://docs.djangoproject.com/en/6.1/ref/middleware/#module-django.middleware.security
 # Production defaults pass `manage.py check --deploy --fail-level WARNING`.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 X_FRAME_OPTIONS = "DENY"
@@ -260,33 +262,35 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
-# Async view toolkit
-# core/mixins.py (response cache, rate limit, timeout) and core/outbound.py (HTTP client,
-# circuit breaker); each module's docstring explains its choices.
+# Async view toolkit ({{ cookiecutter.project_slug }}/toolkit/)
 # Rate limits count in the default cache: in Redis atomically, across all workers.
 # When Redis cannot be reached, requests pass (logged) unless this is off: then they get 503.
-RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
+RATELIMIT_FAIL_OPEN = env.boolean("RATELIMIT_FAIL_OPEN", default=True)
 # One pooled httpx client per worker process: a bound for every outbound call, connect
 # included, and for the connections it keeps open.
-OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", 5.0)  # seconds
-OUTBOUND_HTTP_MAX_CONNECTIONS = env.int("OUTBOUND_HTTP_MAX_CONNECTIONS", 20)
+OUTBOUND_HTTP_TIMEOUT = env.number("OUTBOUND_HTTP_TIMEOUT", 5.0)  # seconds
+OUTBOUND_HTTP_MAX_CONNECTIONS = env.integer("OUTBOUND_HTTP_MAX_CONNECTIONS", 20)
 # A host that fails this many calls in a row is not called again until the cool-down has
 # passed; then one probe call decides whether it is back.
-CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", 5)
-CIRCUIT_BREAKER_COOLDOWN = env.float("CIRCUIT_BREAKER_COOLDOWN", 30.0)  # seconds
+CIRCUIT_BREAKER_FAILURES = env.integer("CIRCUIT_BREAKER_FAILURES", 5)
+CIRCUIT_BREAKER_COOLDOWN = env.number("CIRCUIT_BREAKER_COOLDOWN", 30.0)  # seconds
+{%- if cookiecutter.include_examples == "yes" %}
+
+# Examples ({{ cookiecutter.project_slug }}/examples/): a link preview and a staff dashboard
 # Link previews fetch pages only from these hosts (".example.com" includes subdomains):
 # a server that fetches any URL it is given can be steered at internal services (SSRF).
-LINK_PREVIEW_ALLOWED_HOSTS = env.list("LINK_PREVIEW_ALLOWED_HOSTS")
-LINK_PREVIEW_RATE_LIMIT = env.int("LINK_PREVIEW_RATE_LIMIT", 30)  # requests per minute, per user or IP
+LINK_PREVIEW_ALLOWED_HOSTS = env.string_list("LINK_PREVIEW_ALLOWED_HOSTS")
+LINK_PREVIEW_RATE_LIMIT = env.integer("LINK_PREVIEW_RATE_LIMIT", 30)  # requests per minute, per user or IP
 # URLs the staff dashboard checks, e.g. the status APIs of the services the site depends on.
-DASHBOARD_STATUS_URLS = env.list("DASHBOARD_STATUS_URLS")
+DASHBOARD_STATUS_URLS = env.string_list("DASHBOARD_STATUS_URLS")
+{%- endif %}
 
 # Logging
 # https://docs.djangoproject.com/en/6.1/topics/logging/
-# Everything to stdout, each record with the request id nginx assigned
-# ({{ cookiecutter.project_slug }}/core/logging.py): one JSON object per line in production, for log
-# collectors; plain lines in development. gunicorn's loggers use the same format.
-LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+# Everything to stdout, each record with the request id nginx assigned (config/logs.py):
+# one JSON object per line in production, for log collectors; plain lines in development.
+# gunicorn's loggers use the same format.
+LOG_LEVEL = env.string("LOG_LEVEL", "INFO")
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if PRODUCTION else "plain", LOG_FORMATS)
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 

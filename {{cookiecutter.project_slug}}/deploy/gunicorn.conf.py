@@ -8,7 +8,7 @@ https://gunicorn.org/reference/settings/
 
 import os
 
-from {{ cookiecutter.project_slug }}.core.logging import logging_config
+from config.logs import logging_config
 
 
 def _int(name: str, default: int) -> int:

@@ -1,17 +1,13 @@
+"""Fixtures for the whole suite. Helpers the tests import are in tests/support/."""
+
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
-import httpx
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
@@ -20,14 +16,13 @@ from django.db import connections
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
+from {{ cookiecutter.project_slug }}.ops.request_id import request_id
+from {{ cookiecutter.project_slug }}.toolkit import outbound
 from {{ cookiecutter.project_slug }}.users.models import User
 
-from .servers import RedisServer, UpstreamServer
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-# Ports nothing listens on: connecting there fails at once, like a dead service.
-DEAD_DATABASE_URL = "postgres://nobody:nothing@127.0.0.1:9/nowhere"
-DEAD_REDIS_URL = "redis://127.0.0.1:9/0"
+from tests.support.clients import logged_in
+from tests.support.processes import LiveServer, Worker, database_url_for_tests, free_port, project_env
+from tests.support.servers import RedisServer, UpstreamServer, redis_cache_config
 
 
 @pytest.fixture(autouse=True)
@@ -46,64 +41,6 @@ async def _close_thread_sensitive_db_connections() -> AsyncIterator[None]:
     await sync_to_async(connections.close_all)()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def project_env(**overrides: str) -> dict[str, str]:
-    """The environment for a child process: this one's, plus overrides ('' unsets)."""
-    env = {**os.environ, **overrides}
-    return {name: value for name, value in env.items() if value != ""}
-
-
-def run_manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=env or project_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-class LiveServer:
-    """The project served by a real uvicorn process on 127.0.0.1."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--lifespan", "off"),
-                *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-        )
-        self._wait_until_up()
-
-    def _wait_until_up(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with status {self.process.returncode}")
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1.0)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"uvicorn did not answer on {self.url} within {timeout}s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     """On SQLite, a test database in a file, so server and worker processes can share it."""
@@ -112,22 +49,34 @@ def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> No
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
 
 
-def database_url_for_tests() -> str:
-    """DATABASE_URL of the test database, so another process sees what the tests see."""
-    database = connections["default"].settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{database['NAME']}"
-    user, password = quote(database["USER"], safe=""), quote(database["PASSWORD"], safe="")
-    return f"postgres://{user}:{password}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+# Users and clients
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05) -> None:
-    """Poll until ``condition()`` is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(interval)
+@pytest.fixture
+def user(transactional_db: None) -> User:
+    return User.objects.create_user("alice", password="alice-secret-1")
+
+
+@pytest.fixture
+def other_user(transactional_db: None) -> User:
+    return User.objects.create_user("mallory", password="mallory-secret-1")
+
+
+@pytest_asyncio.fixture
+async def logged_in_client(user: User) -> AsyncClient:
+    """An async client logged in as ``user``."""
+    return await logged_in(user)
+
+
+@pytest.fixture
+def no_request_id() -> Iterator[None]:
+    """No request id in the context, as outside any request."""
+    token = request_id.set(None)
+    yield
+    request_id.reset(token)
+
+
+# The project as real processes on the test database (tests/support/processes.py)
 
 
 @pytest.fixture
@@ -142,30 +91,6 @@ def live_server_factory(django_db_setup: None) -> Iterator[Callable[..., LiveSer
     yield start
     for server in servers:
         server.stop()
-
-
-class Worker:
-    """The task worker (``manage.py run_worker``) as a real process, on the test database."""
-
-    def __init__(self, env: dict[str, str], sweep_interval: float) -> None:
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "manage.py", "run_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"),
-                *("--sweep-interval", str(sweep_interval), "--verbosity", "0"),
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up, as when a machine dies."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -183,44 +108,7 @@ def worker_factory(django_db_setup: None, settings: Settings) -> Iterator[Callab
         worker.stop()
 
 
-@pytest.fixture
-def user(transactional_db: None) -> User:
-    return User.objects.create_user("alice", password="alice-secret-1")
-
-
-@pytest.fixture
-def other_user(transactional_db: None) -> User:
-    return User.objects.create_user("mallory", password="mallory-secret-1")
-
-
-async def logged_in_client(user: User, *, enforce_csrf_checks: bool = False) -> AsyncClient:
-    client = AsyncClient(enforce_csrf_checks=enforce_csrf_checks)
-    await client.aforce_login(user)
-    return client
-
-
-@pytest_asyncio.fixture
-async def client(user: User) -> AsyncClient:
-    """An async client logged in as ``user``."""
-    return await logged_in_client(user)
-
-
-# Real Redis and a real upstream web site for the async view toolkit's tests (servers.py).
-
-
-def redis_cache_config(url: str) -> dict[str, object]:
-    """CACHES["default"] as config/settings.py builds it for REDIS_URL (test_settings checks that shape)."""
-    return {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": url,
-        "OPTIONS": {
-            "IGNORE_EXCEPTIONS": True,
-            "SOCKET_CONNECT_TIMEOUT": 0.5,
-            "SOCKET_TIMEOUT": 0.5,
-            "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
-            "CONNECTION_POOL_KWARGS": {"max_connections": 100, "timeout": 0.5},
-        },
-    }
+# Caches: a private local-memory cache, or a real Redis the test may stop (tests/support/servers.py)
 
 
 @pytest.fixture(scope="session")
@@ -266,6 +154,9 @@ def cache_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# Outbound HTTP: a real local web site, and no client or breaker state from other tests
+
+
 @pytest.fixture(scope="session")
 def upstream_server() -> Iterator[UpstreamServer]:
     server = UpstreamServer()
@@ -278,3 +169,13 @@ def upstream(upstream_server: UpstreamServer) -> UpstreamServer:
     """The upstream web site, its request counts reset."""
     upstream_server.hits.clear()
     return upstream_server
+
+
+@pytest_asyncio.fixture
+async def fresh_outbound(settings: Settings, fresh_cache: None) -> AsyncIterator[None]:
+    """No breaker state from other tests, breakers that open after two failures; the client closed afterwards."""
+    settings.CIRCUIT_BREAKER_FAILURES = 2
+    outbound.breakers.clear()
+    yield
+    await outbound.aclose_shared_clients()
+    outbound.breakers.clear()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,12 @@ from django.utils import timezone
 def stored_name(instance: Upload, filename: str) -> str:
     """Where the file lives in storage: derived from the upload's id, never from the client's name."""
     return f"uploads/{instance.id.hex[:2]}/{instance.id.hex}"
+
+
+class UploadQuerySet(models.QuerySet["Upload"]):
+    def owned_by(self, user: Any) -> UploadQuerySet:
+        """The only way views look uploads up: someone else's id is simply not found (404, not 403)."""
+        return self.filter(owner=user)
 
 
 class Upload(models.Model):
@@ -42,6 +49,8 @@ class Upload(models.Model):
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UploadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

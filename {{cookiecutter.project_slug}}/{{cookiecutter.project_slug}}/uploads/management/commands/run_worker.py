@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from ...jobs import recover_stale
+from ...tasks import requeue_stale
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ SWEEP_INTERVAL = 30.0  # seconds between sweeps for stalled uploads
 def sweep_forever(stop: threading.Event, interval: float) -> None:
     while not stop.is_set():
         try:
-            recover_stale()
+            requeue_stale()
         except Exception:
             logger.exception("sweep for stalled uploads failed; trying again in %.0fs", interval)
         finally:

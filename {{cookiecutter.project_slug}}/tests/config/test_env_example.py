@@ -1,0 +1,90 @@
+"""`.env.example` lists exactly the variables that settings and the deploy files read."""
+
+import ast
+import re
+from pathlib import Path
+
+from tests.support.processes import PROJECT_DIR
+
+ENV_METHODS = {"string", "boolean", "integer", "number", "string_list", "choice"}
+# Read by compose.yaml, not by settings.
+NOT_READ_BY_SETTINGS = {"POSTGRES_PASSWORD"}
+# Read by the production stack in deploy/ (gunicorn, supervisord, nginx, the
+# entrypoint), not by settings; test_deploy_files_read_only_listed_variables checks them.
+NOT_READ_BY_SETTINGS |= {
+    "GUNICORN_BIND",
+    "GUNICORN_WORKERS",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "GUNICORN_MAX_REQUESTS",
+    "GUNICORN_MAX_REQUESTS_JITTER",
+    "GUNICORN_WORKER_TMP_DIR",
+    "GUNICORN_CONTROL_SOCKET",
+    "FORWARDED_ALLOW_IPS",
+    "APP_DIR",
+    "VENV_DIR",
+    "SUPERVISOR_RUN_DIR",
+    "NGINX_LISTEN",
+    "NGINX_UPSTREAM",
+    "NGINX_ACCESS_LOG",
+}
+# Computed by deploy/entrypoint.sh from listed variables, never set by hand.
+DERIVED_BY_ENTRYPOINT = {"WEB_STOP_WAIT_SECONDS"}
+DEPLOY_DIR = PROJECT_DIR / "deploy"
+
+
+def variables_read_by(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "env"
+            and node.func.attr in ENV_METHODS
+        ):
+            first = node.args[0]
+            assert isinstance(first, ast.Constant), f"line {node.lineno}: name env variables literally"
+            assert isinstance(first.value, str)
+            names.add(first.value)
+    return names
+
+
+def variables_listed_in(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        name, sep, _ = line.partition("=")
+        if sep and not line.startswith("#"):
+            names.add(name.strip())
+    return names
+
+
+def code_of(path: Path) -> str:
+    """The file without its comment lines."""
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith(("#", ";")))
+
+
+def variables_read_by_deploy_files() -> set[str]:
+    """Environment variables named in deploy/: os.environ in Python, %(ENV_X)s, ${X}."""
+    names = set(re.findall(r"%\(ENV_(\w+)\)s", code_of(DEPLOY_DIR / "supervisord.conf")))
+    names |= set(re.findall(r"\$\{(\w+)\}", code_of(DEPLOY_DIR / "nginx/templates/default.conf.template")))
+    names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "entrypoint.sh")))
+    gunicorn_conf = code_of(DEPLOY_DIR / "gunicorn.conf.py")
+    names |= set(re.findall(r'(?:environ\.get\(|environ\[|_int\()"(\w+)"', gunicorn_conf))
+    return names
+
+
+def test_env_example_lists_exactly_what_settings_read() -> None:
+    read = variables_read_by(PROJECT_DIR / "config" / "settings.py")
+    listed = variables_listed_in(PROJECT_DIR / ".env.example")
+    assert listed - NOT_READ_BY_SETTINGS == read
+
+
+def test_deploy_files_read_only_listed_variables() -> None:
+    listed = variables_listed_in(PROJECT_DIR / ".env.example")
+    read = variables_read_by_deploy_files()
+    assert {"NGINX_LISTEN", "SUPERVISOR_RUN_DIR", "GUNICORN_BIND", "UPLOAD_MAX_BYTES"} <= read  # the parsers work
+    assert read - DERIVED_BY_ENTRYPOINT - listed == set()
+    assert NOT_READ_BY_SETTINGS - {"POSTGRES_PASSWORD"} <= read

@@ -1,0 +1,146 @@
+"""The upload pages and downloads, as a logged-in user sees them."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+from pytest_django.fixtures import Settings
+
+from {{ cookiecutter.project_slug }}.uploads import lifecycle
+from {{ cookiecutter.project_slug }}.uploads.models import Upload
+from {{ cookiecutter.project_slug }}.users.models import User
+
+from tests.support.clients import logged_in
+from tests.support.files import CSV, TEXT, png_bytes, upload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def body(response: object) -> bytes:
+    """The whole body of a response, streaming or not."""
+    if getattr(response, "streaming", False):
+        return b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[attr-defined]
+    return bytes(response.content)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", ["/uploads/", "/uploads/new/", "/api/uploads/"])
+async def test_pages_require_login(path: str, async_client: AsyncClient) -> None:
+    response = await async_client.get(path)
+    if path.startswith("/api/"):
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert "log in" in response.json()["error"]
+    else:
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"] == f"/accounts/login/?next={path}"
+
+
+async def test_form_upload_of_one_file_redirects_to_it(logged_in_client: AsyncClient, user: User) -> None:
+    response = await logged_in_client.post("/uploads/new/", {"file": upload("notes.txt", TEXT, "text/plain")})
+    assert response.status_code == HTTPStatus.SEE_OTHER
+    created = await Upload.objects.aget(owner=user)
+    assert response["Location"] == f"/uploads/{created.pk}/"
+    assert (created.original_name, created.size, created.content_type) == ("notes.txt", len(TEXT), "text/plain")
+    assert created.status == Upload.Status.PENDING
+    assert await sync_to_async(Path(created.file.path).read_bytes)() == TEXT
+
+
+async def test_form_upload_of_several_files_redirects_to_the_list(logged_in_client: AsyncClient, user: User) -> None:
+    files = [upload("a.csv", CSV), upload("b.png", png_bytes()), upload("c.txt", TEXT)]
+    response = await logged_in_client.post("/uploads/new/", {"file": files})
+    assert response.status_code == HTTPStatus.SEE_OTHER
+    assert response["Location"] == "/uploads/"
+    assert await Upload.objects.filter(owner=user).acount() == 3
+
+
+async def test_rejected_form_upload_shows_the_reason(logged_in_client: AsyncClient) -> None:
+    response = await logged_in_client.post("/uploads/new/", {"file": upload("empty.txt", b"")})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "&#x27;empty.txt&#x27; is empty." in response.content.decode()
+
+
+async def test_list_shows_own_uploads_newest_first_paginated(
+    logged_in_client: AsyncClient, user: User, other_user: User
+) -> None:
+    for number in range(25):
+        await Upload.objects.acreate(
+            owner=user, original_name=f"file-{number:02}.txt", size=1, content_type="text/plain", file="x"
+        )
+    await Upload.objects.acreate(owner=other_user, original_name="secret.txt", size=1, content_type="text/plain")
+    first = (await logged_in_client.get("/uploads/")).content.decode()
+    second = (await logged_in_client.get("/uploads/?page=2")).content.decode()
+    assert "file-24.txt" in first
+    assert "file-05.txt" in first
+    assert "file-04.txt" not in first
+    assert "file-04.txt" in second
+    assert "file-00.txt" in second
+    assert "Page 2 of 2 (25 uploads)" in second
+    assert "secret.txt" not in first + second
+
+
+async def test_detail_escapes_the_file_name(logged_in_client: AsyncClient, user: User) -> None:
+    created = await Upload.objects.acreate(
+        owner=user, original_name="<script>alert(1)</script>.txt", size=1, content_type="text/plain"
+    )
+    page = (await logged_in_client.get(f"/uploads/{created.pk}/")).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.txt" in page
+
+
+async def test_detail_polls_for_progress_until_finished(logged_in_client: AsyncClient, user: User) -> None:
+    created = await Upload.objects.acreate(owner=user, original_name="a.txt", size=1, content_type="text/plain")
+    assert "uploads/progress.js" in (await logged_in_client.get(f"/uploads/{created.pk}/")).content.decode()
+    created.status = Upload.Status.DONE
+    created.result = {"kind": "text", "lines": 7}
+    await created.asave()
+    page = (await logged_in_client.get(f"/uploads/{created.pk}/")).content.decode()
+    assert "uploads/progress.js" not in page
+    assert "<dt>lines</dt><dd>7</dd>" in page
+
+
+@pytest.mark.parametrize("suffix", ["", "download/"])
+async def test_other_users_upload_is_404(suffix: str, other_user: User, user: User) -> None:
+    theirs = await Upload.objects.acreate(owner=other_user, original_name="a.txt", size=1, content_type="text/plain")
+    client = await logged_in(user)
+    assert (await client.get(f"/uploads/{theirs.pk}/{suffix}")).status_code == HTTPStatus.NOT_FOUND
+    api = await client.get(f"/api/uploads/{theirs.pk}/")
+    assert api.status_code == HTTPStatus.NOT_FOUND
+    assert api.json() == {"error": "No such upload."}
+
+
+async def test_download_is_an_attachment_that_is_never_sniffed(logged_in_client: AsyncClient, user: User) -> None:
+    await logged_in_client.post("/uploads/new/", {"file": upload("Résumé 2026.txt", TEXT)})
+    created = await Upload.objects.aget(owner=user)
+    response = await logged_in_client.get(f"/uploads/{created.pk}/download/")
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''R%C3%A9sum%C3%A9%202026.txt"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Type"] == "text/plain"
+    assert await body(response) == TEXT
+
+
+async def test_production_downloads_are_handed_to_nginx(
+    logged_in_client: AsyncClient, user: User, settings: Settings
+) -> None:
+    settings.DOWNLOAD_X_ACCEL_PREFIX = "/_protected/"
+    await logged_in_client.post("/uploads/new/", {"file": upload("data.csv", CSV)})
+    created = await Upload.objects.aget(owner=user)
+    response = await logged_in_client.get(f"/uploads/{created.pk}/download/")
+    assert response["X-Accel-Redirect"] == f"/_protected/{created.file.name}"
+    assert response["Content-Disposition"] == 'attachment; filename="data.csv"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert await body(response) == b""
+
+
+async def test_list_counts_uploads_by_status_and_follows_processing(logged_in_client: AsyncClient, user: User) -> None:
+    await logged_in_client.post("/uploads/new/", {"file": [upload("a.csv", CSV), upload("b.txt", TEXT)]})
+    page = (await logged_in_client.get("/uploads/")).content.decode()
+    assert "0 done · 0 processing · 2 waiting · 0 failed" in page
+    first = await Upload.objects.filter(owner=user).afirst()
+    assert first is not None
+    await sync_to_async(lifecycle.process)(first.pk)
+    page = (await logged_in_client.get("/uploads/")).content.decode()
+    assert "1 done · 0 processing · 1 waiting · 0 failed" in page

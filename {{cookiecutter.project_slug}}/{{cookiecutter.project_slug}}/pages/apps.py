@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PagesConfig(AppConfig):
+    """The site's own pages: the home page."""
+
+    name = "{{ cookiecutter.project_slug }}.pages"
+    label = "pages"

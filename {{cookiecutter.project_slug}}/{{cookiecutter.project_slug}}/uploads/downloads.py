@@ -1,0 +1,42 @@
+"""Downloads: always an attachment, never rendered from the site's origin."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db.models.fields.files import FieldFile
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+
+from .inspection import CHUNK_SIZE
+from .models import Upload
+
+
+async def stream(file: FieldFile) -> AsyncIterator[bytes]:
+    """Read a stored file in chunks, each read in a thread (development downloads only)."""
+    handle = await sync_to_async(file.open)("rb")
+    try:
+        while chunk := await sync_to_async(handle.read)(CHUNK_SIZE):
+            yield chunk
+    finally:
+        await sync_to_async(file.close)()
+
+
+def download_response(upload: Upload) -> HttpResponseBase:
+    """The file as an attachment; with DOWNLOAD_X_ACCEL_PREFIX set (production), sent by nginx.
+
+    Under ASGI, Django would hold a whole FileResponse in memory: nginx sends the file
+    from its internal location instead.
+    """
+    headers = {
+        "Content-Disposition": content_disposition_header(as_attachment=True, filename=upload.original_name),
+        "X-Content-Type-Options": "nosniff",
+    }
+    content_type = upload.content_type or "application/octet-stream"
+    if prefix := settings.DOWNLOAD_X_ACCEL_PREFIX:
+        headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(str(upload.file.name))
+        return HttpResponse(content_type=content_type, headers=headers)
+    return StreamingHttpResponse(stream(upload.file), content_type=content_type, headers=headers)

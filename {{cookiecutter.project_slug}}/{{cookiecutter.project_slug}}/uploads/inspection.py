@@ -1,0 +1,211 @@
+"""Pure functions that inspect a file's bytes: what it really is, and the facts worth showing.
+
+Files are read in chunks, never whole (except JSON, up to JSON_VALIDATE_MAX_BYTES).
+Nothing here touches the database or the request.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import filetype
+from PIL import Image, UnidentifiedImageError
+
+CHUNK_SIZE = 1024 * 1024  # bytes read at a time
+SNIFF_BYTES = 8192  # bytes looked at to decide the type
+JSON_VALIDATE_MAX_BYTES = 10 * 1024 * 1024  # larger JSON is not parsed (json needs it whole in memory)
+CSV_DELIMITERS = ",;\t|"
+# The WHATWG MIME sniffing standard's "HTML" patterns: a browser that ignores the
+# declared type would render such a file as a page.
+HTML_START = re.compile(
+    rb"^\s*<(!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>]",
+    re.IGNORECASE,
+)
+XML_START = re.compile(rb"^\s*<(\?xml|svg)[\s>]", re.IGNORECASE)
+SVG_TAG = re.compile(rb"<svg[\s>]", re.IGNORECASE)
+OCTET_STREAM = "application/octet-stream"
+# Types inspected as text (besides text/*).
+TEXT_LIKE = frozenset({"application/json", "application/xml", "image/svg+xml"})
+
+
+class UnprocessableFileError(Exception):
+    """The file is not what its type says, or is unsafe to open; retrying will not help."""
+
+
+@dataclass
+class Facts:
+    size: int  # bytes
+    sha256: str
+    content_type: str
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def text_encoding(head: bytes) -> str | None:
+    """The encoding of text that starts with ``head``, or None if it looks binary."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        return None
+    try:
+        # final=False: the head may end in the middle of a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        control = sum(1 for byte in head if byte < 0x20 and byte not in b"\t\n\r\f")
+        return "latin-1" if control == 0 else None
+    return "utf-8"
+
+
+def looks_like_csv(text: str) -> bool:
+    """At least two complete lines with the same non-zero count of one delimiter."""
+    lines = [line for line in text.splitlines()[:-1] if line.strip()][:20]
+    if len(lines) < 2:
+        return False
+    return any(
+        len({line.count(delimiter) for line in lines}) == 1 and lines[0].count(delimiter) > 0
+        for delimiter in CSV_DELIMITERS
+    )
+
+
+def sniff_content_type(head: bytes) -> str:
+    """The content type the bytes show, whatever the name or the client says."""
+    kind = filetype.guess(head)
+    if kind is not None:
+        return str(kind.mime)
+    if HTML_START.match(head):
+        return "text/html"
+    if XML_START.match(head):
+        # SVG is XML that browsers run scripts in; name it so an allow-list can refuse it.
+        return "image/svg+xml" if SVG_TAG.search(head) else "application/xml"
+    encoding = text_encoding(head)
+    if encoding is None:
+        return OCTET_STREAM
+    text = head.decode(encoding, errors="ignore").lstrip()
+    if text.startswith(("{", "[")):
+        return "application/json"
+    if looks_like_csv(text):
+        return "text/csv"
+    return "text/plain"
+
+
+def digest(file: BinaryIO) -> tuple[int, str, bytes]:
+    """Size, SHA-256 and the first SNIFF_BYTES of a file, reading it in chunks."""
+    file.seek(0)
+    sha256 = hashlib.sha256()
+    size = 0
+    head = b""
+    while chunk := file.read(CHUNK_SIZE):
+        if len(head) < SNIFF_BYTES:
+            head += chunk[: SNIFF_BYTES - len(head)]
+        sha256.update(chunk)
+        size += len(chunk)
+    return size, sha256.hexdigest(), head
+
+
+def image_details(file: BinaryIO) -> dict[str, object]:
+    """Format and dimensions, with Pillow's decompression-bomb guard turned into an error."""
+    file.seek(0)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; refuse both.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                details: dict[str, object] = {
+                    "kind": "image",
+                    "format": image.format,
+                    "width": image.width,
+                    "height": image.height,
+                    "mode": image.mode,
+                }
+                image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnprocessableFileError(f"image too large to open safely: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UnprocessableFileError(f"not a readable image: {exc}") from exc
+    return details
+
+
+def text_details(file: BinaryIO, encoding: str) -> dict[str, object]:
+    """Encoding, lines and words, decoding in chunks."""
+    file.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    lines = words = 0
+    in_word = False
+    last = ""
+    while chunk := file.read(CHUNK_SIZE):
+        text = decoder.decode(chunk)
+        if not text:
+            continue
+        lines += text.count("\n")
+        words += len(re.findall(r"\S+", text))
+        if in_word and not text[0].isspace():
+            words -= 1  # a word split across two chunks
+        in_word = not text[-1].isspace()
+        last = text[-1]
+    if last and last != "\n":
+        lines += 1  # a last line without a newline still counts
+    return {"kind": "text", "encoding": encoding.removesuffix("-sig"), "lines": lines, "words": words}
+
+
+def csv_details(file: BinaryIO, encoding: str) -> dict[str, object]:
+    """Rows and the widest row's column count, streaming through the csv module."""
+    file.seek(0)
+    text = io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="")
+    try:
+        head = text.read(SNIFF_BYTES)
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(head, delimiters=CSV_DELIMITERS)
+        except csv.Error:
+            dialect = csv.excel
+        text.seek(0)
+        rows = columns = 0
+        for row in csv.reader(text, dialect):
+            rows += 1
+            columns = max(columns, len(row))
+    except csv.Error as exc:
+        return {"rows": None, "columns": None, "csv_error": str(exc)}
+    finally:
+        text.detach()  # leave the underlying file open for the caller
+    return {"rows": rows, "columns": columns, "delimiter": dialect.delimiter}
+
+
+def json_details(file: BinaryIO, encoding: str, size: int) -> dict[str, object]:
+    """Whether the JSON parses; where it breaks if not."""
+    if size > JSON_VALIDATE_MAX_BYTES:
+        return {"valid": None, "note": f"larger than {JSON_VALIDATE_MAX_BYTES // 1024 // 1024} MiB: not validated"}
+    file.seek(0)
+    try:
+        value = json.loads(file.read().decode(encoding))
+    except UnicodeDecodeError as exc:
+        return {"valid": False, "error": f"not {encoding} text: {exc.reason}"}
+    except json.JSONDecodeError as exc:
+        return {"valid": False, "error": f"line {exc.lineno}, column {exc.colno}: {exc.msg}"}
+    return {"valid": True, "top_level": type(value).__name__}
+
+
+def inspect_file(file: BinaryIO) -> Facts:
+    """Everything the worker records about a file."""
+    size, sha256, head = digest(file)
+    content_type = sniff_content_type(head)
+    facts = Facts(size=size, sha256=sha256, content_type=content_type)
+    encoding = text_encoding(head)
+    if encoding is not None and (content_type.startswith("text/") or content_type in TEXT_LIKE):
+        facts.details = text_details(file, encoding)
+        if content_type == "text/csv":
+            facts.details |= csv_details(file, encoding)
+        elif content_type == "application/json":
+            facts.details |= json_details(file, encoding, size)
+    elif content_type.startswith("image/"):
+        facts.details = image_details(file)
+    else:
+        facts.details = {"kind": "binary"}
+    return facts
