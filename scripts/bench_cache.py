@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import free_port
+from tests.support.http import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -44,7 +44,7 @@ BENCH_VIEWS = textwrap.dedent(
     from django.urls import path
     from django.views import View
 
-    from my_async_project.core.mixins import CachedResponseMixin
+    from my_async_project.toolkit import CachedResponseMixin
 
     PAGE = engines["django"].from_string(
         "<h1>{{ count }} users</h1><ul>{% for user in users %}"

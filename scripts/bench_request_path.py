@@ -38,7 +38,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import free_port
+from tests.support.http import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"healthz": "/healthz", "login": "/accounts/login/", "db read": "/bench/users/"}

@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import bake, free_port, http_client, log_in, project_env
+from tests.support.baking import bake, project_env
+from tests.support.http import free_port, http_client, log_in
 
 MIB = 1024 * 1024
 USERNAME, PASSWORD = "bench", "bench-password-1"

@@ -28,7 +28,7 @@ RUNNER = """
 import atexit, os, runpy, sys
 sys.path[:0] = [os.getcwd(), sys.argv.pop(1)]  # Django's tests, then the baked project
 import django.core.asgi, django.core.handlers.asgi
-from config.asgi_handler import PooledExecutorASGIHandler
+from config.fast_path.handler import PooledExecutorASGIHandler
 
 served = []
 stock_call = PooledExecutorASGIHandler.__call__

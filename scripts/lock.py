@@ -1,13 +1,15 @@
 """Regenerate the generated project's uv.lock after changing its dependencies.
 
-Bakes the default project, runs `uv lock` there, and writes the lock file back into
-the template with the project's name replaced by its Jinja expression, so every
-baked project installs with `uv sync --locked`.
+Bakes the default project with the template's current lock, runs `uv lock` there (which
+keeps every locked version it need not change; `make lock UPGRADE=1` re-resolves them
+all), and writes the lock file back into the template with the project's name replaced
+by its Jinja expression, so every baked project installs with `uv sync --locked`.
 Run: `make lock`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -24,8 +26,8 @@ NAME_EXPRESSION = "{{ cookiecutter.project_slug | pep503 }}"
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(cookiecutter(str(ROOT), no_input=True, output_dir=tmp))
-        (project / "uv.lock").unlink(missing_ok=True)
-        subprocess.run(["uv", "lock"], cwd=project, check=True)
+        upgrade = ["--upgrade"] if os.environ.get("UPGRADE") == "1" else []
+        subprocess.run(["uv", "lock", *upgrade], cwd=project, check=True)
         lock = (project / "uv.lock").read_text()
     name = re.escape(project.name.replace("_", "-"))
     locked, count = re.subn(rf'^name = "{name}"$', f'name = "{NAME_EXPRESSION}"', lock, flags=re.MULTILINE)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (
+from .support.baking import (
     COMBINATIONS,
     TEMPLATE_DIR,
     assert_suite_passed,
@@ -45,7 +45,7 @@ def test_bake_defaults_without_input(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     project = tmp_path / "my_async_project"
     assert (project / "manage.py").is_file()
-    assert (project / "my_async_project" / "core" / "views.py").is_file()
+    assert (project / "my_async_project" / "ops" / "health.py").is_file()
     assert "Next steps:" in result.stdout
 
 
@@ -74,6 +74,35 @@ def test_generated_workflow_is_a_valid_github_workflow(combination: dict[str, st
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# What only the example features (include_examples=yes) use: their package, routes, settings and templates.
+EXAMPLE_TRACES = re.compile(r"examples|preview|dashboard|LINK_PREVIEW|DASHBOARD", re.IGNORECASE)
+# Files and phrases that say "example" in the ordinary sense.
+ORDINARY_EXAMPLES = re.compile(r"\.env\.example|env_example|example\.com|for example|a\.example|b\.example")
+
+
+def test_without_examples_no_trace_of_them_is_left(tmp_path: Path) -> None:
+    """include_examples=no: no package, route, setting, template, test or doc of the examples."""
+    project = bake(tmp_path, include_examples="no")
+    traces = [
+        f"{path.relative_to(project)}:{number}: {line.strip()}"
+        for path in text_files(project)
+        if path.name != "uv.lock"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if EXAMPLE_TRACES.search(ORDINARY_EXAMPLES.sub("", line))
+    ]
+    assert traces == []
+    assert [path for path in project.rglob("*") if EXAMPLE_TRACES.search(path.name)] == []
+
+
+def test_with_examples_they_are_wired_in(tmp_path: Path) -> None:
+    project = bake(tmp_path, include_examples="yes")
+    slug = project.name
+    assert (project / slug / "examples" / "views.py").is_file()
+    assert f'"{slug}.examples"' in (project / "config" / "settings.py").read_text()
+    assert f'include("{slug}.examples.urls")' in (project / "config" / "urls.py").read_text()
+    assert "LINK_PREVIEW_ALLOWED_HOSTS=" in (project / ".env.example").read_text()
 
 
 def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import COMBINATIONS, POSTGRES_ONLY_SKIP, assert_suite_passed, combination_id, installed_project, run
+from .support.baking import (
+    COMBINATIONS,
+    POSTGRES_ONLY_SKIP,
+    assert_suite_passed,
+    combination_id,
+    installed_project,
+    run,
+)
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from .conftest import TEMPLATE_DIR, project_env
+from .support.baking import TEMPLATE_DIR, project_env
 
 pytestmark = pytest.mark.slow
 

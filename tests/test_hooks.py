@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from .conftest import bake
+from .support.baking import bake
 
 REFUSED = [
     ({"project_slug": "my-project"}, "project_slug 'my-project' must be a lowercase Python identifier"),

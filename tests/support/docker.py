@@ -1,5 +1,6 @@
-"""A Docker engine and base images for the docker tests, with or without a registry.
+"""A baked project under `docker compose`, and the engine and base images it needs, with or without a registry.
 
+``ComposeStack`` drives the compose project; ``running_compose_stack()`` builds and starts it.
 ``ensure_engine`` starts dockerd when none runs (as root, with Debian's docker.io).
 ``ensure_images`` makes every base image a compose file or Dockerfile needs available:
 already present, pulled from a registry, or, when no registry can be reached, built
@@ -9,16 +10,25 @@ locally as a stand-in from a debootstrapped Debian trixie (see tests/standins/RE
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
-STANDINS = Path(__file__).resolve().parent / "standins"
+from .baking import bake, project_env
+from .http import free_port, http_client, log_in
+
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
 CACHE = Path(os.environ.get("CAD_STANDIN_CACHE", "/var/cache/cookiecutter-async-django"))
 ROOTFS_IMAGE = "cad-standin/trixie-rootfs:latest"
 BASE_IMAGE = "cad-standin/base:latest"
@@ -27,6 +37,9 @@ DEBIAN_MIRROR = os.environ.get("CAD_DEBIAN_MIRROR", "http://deb.debian.org/debia
 # Official image name (without tag) -> the stand-in's Dockerfile.
 STANDIN_FOR = {"python": "python", "postgres": "postgres", "redis": "redis", "nginx": "nginx"}
 LABEL = "org.cookiecutter-async-django.standin"
+# The compose project the tests start, and the superuser they log in as.
+USERNAME, PASSWORD = "docker", "docker-password-1"
+COMPOSE_PROJECT = "cadtest"
 
 
 def docker(*args: str, check: bool = True, timeout: float = 1800, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -155,3 +168,115 @@ def ensure_images(tags: list[str]) -> dict[str, str]:
             build(tag, dockerfile, STANDINS, stamp, BASE=BASE_IMAGE)
             how[tag] = "stand-in (built)"
     return how
+
+
+@dataclass
+class ComposeStack:
+    project: Path
+    url: str
+    timings: dict[str, float]
+
+    def compose(self, *args: str, timeout: float = 900) -> str:
+        result = subprocess.run(
+            ["docker", "compose", "-p", COMPOSE_PROJECT, *args],
+            cwd=self.project,
+            env=project_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            logs = subprocess.run(
+                ["docker", "compose", "-p", COMPOSE_PROJECT, "logs", "--tail", "60"],
+                cwd=self.project,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            pytest.fail(f"docker compose {' '.join(args)} exited {result.returncode}\n{result.stderr}\n{logs}")
+        return result.stdout
+
+    def down(self, *args: str) -> None:
+        """`docker compose down`, then wait until the engine no longer lists the containers.
+
+        Right after `down`, the engine (20.10 here) can still list a removed container
+        for a moment, and an immediate `up --wait` then waits for it: "No such container".
+        """
+        self.compose("down", "--remove-orphans", *args)
+        deadline = time.monotonic() + 60
+        while self.compose("ps", "--all", "--quiet").strip():
+            if time.monotonic() > deadline:
+                pytest.fail("containers still listed 60 s after docker compose down")
+            time.sleep(0.2)
+
+    def up(self) -> float:
+        start = time.monotonic()
+        self.compose("up", "--detach", "--wait", "--wait-timeout", "300")
+        return time.monotonic() - start
+
+
+def base_images(project: Path) -> list[str]:
+    """Every image the Dockerfile and the compose file name."""
+    dockerfile = (project / "Dockerfile").read_text()
+    compose = (project / "compose.yaml").read_text()
+    images = re.findall(r"^ARG \w+_IMAGE=(\S+)$", dockerfile, flags=re.MULTILINE)
+    images += re.findall(r"^\s+image: (\S+)$", compose, flags=re.MULTILINE)
+    return sorted({image for image in images if "-web:" not in image and "-proxy:" not in image})
+
+
+@contextmanager
+def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
+    """A baked project built and started with `docker compose up`, with a superuser; removed afterwards."""
+    ensure_engine()
+    project = bake(base)
+    images = ensure_images(base_images(project))
+    port = free_port()
+    with (project / ".env").open("a") as env:
+        env.write(f"HTTP_PORT={port}\nUPLOAD_MAX_BYTES={5 * 1024 * 1024}\n")
+    stack = ComposeStack(project, f"http://127.0.0.1:{port}", {})
+    stack.down("--volumes")  # leftovers of an interrupted run
+    try:
+        start = time.monotonic()
+        stack.compose("build")
+        stack.timings["build (first in this run)"] = time.monotonic() - start
+        start = time.monotonic()
+        stack.compose("build")
+        stack.timings["build (warm, nothing changed)"] = time.monotonic() - start
+        stack.timings["up to healthy"] = stack.up()
+        stack.compose(
+            "exec",
+            "-T",
+            "-e",
+            f"DJANGO_SUPERUSER_USERNAME={USERNAME}",
+            "-e",
+            f"DJANGO_SUPERUSER_PASSWORD={PASSWORD}",
+            "web",
+            "python",
+            "manage.py",
+            "createsuperuser",
+            "--no-input",
+            "--email",
+            "docker@example.com",
+        )
+        yield stack
+    finally:
+        for name, seconds in stack.timings.items():
+            print(f"docker: {name}: {seconds:.1f} s")
+        for tag in ("web", "proxy"):
+            size = subprocess.run(
+                ["docker", "image", "inspect", "--format", "{{.Size}}", f"my-async-project-{tag}:latest"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            if size:
+                print(f"docker: {tag} image: {int(size) / 1e6:.0f} MB")
+        print(f"docker: base images: {json.dumps(images)}")
+        stack.down("--volumes")
+
+
+def client_for(stack: ComposeStack) -> httpx.Client:
+    client = http_client(stack.url)
+    log_in(client, USERNAME, PASSWORD)
+    return client

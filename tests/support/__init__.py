@@ -1,0 +1,1 @@
+"""Helpers the template tests import; fixtures live in conftest.py."""
