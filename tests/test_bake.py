@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .support.baking import (
+    CHOICES,
     COMBINATIONS,
     TEMPLATE_DIR,
     assert_suite_passed,
@@ -103,6 +104,16 @@ def test_with_examples_they_are_wired_in(tmp_path: Path) -> None:
     assert f'"{slug}.examples"' in (project / "config" / "settings.py").read_text()
     assert f'include("{slug}.examples.urls")' in (project / "config" / "urls.py").read_text()
     assert "LINK_PREVIEW_ALLOWED_HOSTS=" in (project / ".env.example").read_text()
+
+
+def test_testing_docs_list_the_combinations_that_are_baked() -> None:
+    """docs/testing.md's table of baked combinations is COMBINATIONS, row for row."""
+    text = (TEMPLATE_DIR / "docs" / "testing.md").read_text()
+    section = text.split("## Which combinations are baked", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("| ").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    header, table = rows[0], rows[2:]
+    assert header == list(CHOICES)
+    assert [dict(zip(header, row, strict=True)) for row in table] == COMBINATIONS
 
 
 def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
