@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import shutil
 import sys
@@ -53,21 +54,23 @@ def write_dotenv() -> None:
     dotenv.chmod(0o600)
 
 
+NEXT_STEPS = re.compile(r"<!-- --8<-- \[start:next-steps\] -->\n```console\n(.*?)```", re.DOTALL)
+
+
+def next_steps() -> str:
+    """The generated README's next steps, so the two can never disagree."""
+    found = NEXT_STEPS.search((PROJECT_DIR / "README.md").read_text())
+    if found is None:
+        raise SystemExit("README.md has no next-steps block")  # a template bug, caught by its tests
+    return found[1]
+
+
 def main() -> int:
     remove_unused()
     write_dotenv()
     slug = CONTEXT["project_slug"]
-    print(
-        f"\nCreated {slug}/ with fresh secrets in {slug}/.env (git-ignored).\n\n"
-        "Next steps:\n"
-        f"  cd {slug}\n"
-        "  make install      # uv sync --locked\n"
-        "  make migrate      # SQLite by default; set DATABASE_URL for PostgreSQL\n"
-        "  make run          # http://127.0.0.1:8000/\n"
-        "  make test         # the project's test suite\n"
-        "or, with Docker:\n"
-        "  docker compose up --build   # http://127.0.0.1:8080/\n"
-    )
+    steps = "".join(f"  {line}\n" for line in [f"cd {slug}", *next_steps().splitlines()])
+    print(f"\nCreated {slug}/ with fresh secrets in {slug}/.env (git-ignored).\n\nNext steps:\n{steps}")
     return 0
 
 

@@ -12,8 +12,11 @@ import base64
 import json
 import keyword
 import re
+import shlex
 import sys
+import tempfile
 import zoneinfo
+from pathlib import Path
 
 CONTEXT: dict[str, object] = json.loads(base64.b64decode("{{ cookiecutter | b64json }}"))
 
@@ -45,14 +48,11 @@ RESERVED_SLUGS = frozenset(
 )
 HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Characters that could end a string in generated Python, TOML, YAML or shell.
-UNSAFE_CHARS = frozenset("\"'\\`$")
 FREE_TEXT_FIELDS = ("project_name", "description", "author_name", "author_email", "domain_name", "timezone")
 
 
 def check_free_text(field: str, value: str) -> str | None:
-    if any(ch in UNSAFE_CHARS for ch in value):
-        return f"{field} must not contain quotes, backslashes, backticks or '$' (got {value!r})"
+    # Quotes, '&', '$' and the like are fine: each file kind gets them escaped (local_extensions.py).
     if any(not ch.isprintable() for ch in value):
         return f"{field} must not contain control characters or line breaks (got {value!r})"
     return None
@@ -100,7 +100,7 @@ def errors(context: dict[str, object]) -> list[str]:
             found.append(error)
     if not str(context["project_name"]).strip():
         found.append("project_name must not be empty")
-    if found:  # the checks below assume printable, unquoted text
+    if found:  # the checks below assume printable text
         return found
     checks = (
         check_slug(str(context["project_slug"])),
@@ -111,10 +111,28 @@ def errors(context: dict[str, object]) -> list[str]:
     return found + [error for error in checks if error]
 
 
+def save_answers(context: dict[str, object]) -> Path:
+    """The answers as a cookiecutter config file whose defaults they become, for the next attempt."""
+    answers = {name: value for name, value in context.items() if not name.startswith("_")}
+    # JSON strings are valid YAML double-quoted scalars: no answer can break the file.
+    lines = ["default_context:", *(f"  {name}: {json.dumps(str(value))}" for name, value in answers.items())]
+    handle, name = tempfile.mkstemp(prefix="cookiecutter-answers-", suffix=".yaml", text=True)
+    with open(handle, "w") as file:
+        file.write("\n".join(lines) + "\n")
+    return Path(name)
+
+
 def main() -> int:
     found = errors(CONTEXT)
     for error in found:
         print(f"ERROR: {error}", file=sys.stderr)
+    if found:
+        template = shlex.quote(str(CONTEXT.get("_template", "<template>")))
+        print(
+            f"Nothing was generated. To try again with your answers as the defaults:\n"
+            f"  cookiecutter --config-file {save_answers(CONTEXT)} {template}",
+            file=sys.stderr,
+        )
     return 1 if found else 0
 
 

@@ -1,5 +1,9 @@
 """Every supported combination of answers, baked and installed: lint, types and the generated suite.
 
+Each combination also gets a project name of its own, so the suites run with names that
+need escaping in every file kind and with slugs that sort before, between and after the
+project's other top-level packages (config, tests).
+
 In a file of its own: `make test` runs with `--dist loadfile`, so these, the slowest
 tests, get one worker while the other runs the rest.
 """
@@ -19,12 +23,22 @@ from .support.baking import (
     run,
 )
 
+# Project names, and the slugs derived from them: between config and tests, before config
+# (two of them), after tests.
+# (Braces are tested in test_hooks.py: given without prompts, cookiecutter renders answers as Jinja.)
+PROJECT_NAMES = ["My Async Project", "Bob's Blog", 'Café & Crème "Deluxe"', "Zoë's <Shop> 100% $HOME `x` \\"]
+NAMED = [(combination, PROJECT_NAMES[n % len(PROJECT_NAMES)]) for n, combination in enumerate(COMBINATIONS)]
+
 
 @pytest.mark.slow
-@pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
-def test_generated_project_is_clean_and_passes_its_suite(combination: dict[str, str], tmp_path: Path) -> None:
-    """ruff, mypy and the generated test suite on the embedded default (SQLite, local memory)."""
-    project = installed_project(tmp_path, **combination)
+@pytest.mark.parametrize(
+    ("combination", "project_name"), NAMED, ids=[f"{combination_id(c)}-name{n % 4}" for n, (c, _) in enumerate(NAMED)]
+)
+def test_generated_project_is_clean_and_passes_its_suite(
+    combination: dict[str, str], project_name: str, tmp_path: Path
+) -> None:
+    """ruff, mypy, the import contracts and the generated test suite on the embedded default (SQLite)."""
+    project = installed_project(tmp_path, **combination, project_name=project_name)
     version = run(["uv", "run", "--locked", "python", "-c", "import sys; print(sys.version)"], cwd=project)
     assert version.startswith(combination["python_version"] + ".")
     run(["make", "lint"], cwd=project)

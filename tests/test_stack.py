@@ -22,6 +22,7 @@ import pytest
 
 from .support.baking import run
 from .support.http import download_as_attachment, log_in, upload_and_wait
+from .support.processes import child_pids, is_running, measured, wait_for
 from .support.stack import (
     BIG_CSV_ROWS,
     GUNICORN_WORKERS,
@@ -32,13 +33,9 @@ from .support.stack import (
     UPLOAD_MAX_BYTES,
     Load,
     Stack,
-    child_pids,
     enqueue_big_upload,
-    is_running,
-    measured,
     nginx_command,
     upload_status,
-    wait_for,
 )
 
 pytestmark = pytest.mark.slow

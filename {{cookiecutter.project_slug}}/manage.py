@@ -4,8 +4,11 @@
 import os
 import sys
 
+from config.env import load_dotenv
+
 
 def main() -> None:
+    load_dotenv()  # the project's .env; variables already set win
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 

@@ -25,7 +25,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -37,6 +37,7 @@ import pytest
 
 from .baking import installed_project, own_database, project_env, run, service_urls
 from .http import free_port, http_client
+from .processes import child_pids, wait_for
 
 UPLOAD_MAX_BYTES = 1024 * 1024  # bytes: small, so the over-limit request is quick to send
 GUNICORN_WORKERS = 2
@@ -102,42 +103,6 @@ def required_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll until condition() is truthy; return its value."""
-    deadline = time.monotonic() + timeout
-    while (value := condition()) is False or value is None:
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-    return value
-
-
-def child_pids(parent: int) -> set[int]:
-    children = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent and fields[0] != "Z":
-            children.add(int(stat.parent.name))
-    return children
-
-
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def measured(record_property: Callable[[str, object], None], text: str) -> None:
-    """Print a measurement and report it in the session summary (conftest.py)."""
-    print(text)
-    record_property("measured", text)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """ASGI entry point, the only one: gunicorn (uvicorn workers) and uvicorn serve ``application``.
 
 ASGI_FAST_PATH (on by default) serves requests through config/fast_path/; off, this is
-Django's stock ``get_asgi_application()``.
+Django's stock ``get_asgi_application()``. With DEBUG on (development), static files are
+served too, as runserver would.
 https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 
@@ -11,10 +12,17 @@ import django
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from config.env import load_dotenv
 from config.fast_path.handler import PooledExecutorASGIHandler
 
+load_dotenv()  # the project's .env; variables already set win
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # What django.core.asgi.get_asgi_application() does, with the handler chosen by settings.
 django.setup(set_prefix=False)
 
 application = PooledExecutorASGIHandler() if settings.ASGI_FAST_PATH else ASGIHandler()
+if settings.DEBUG:
+    # In production nginx serves /static/; uvicorn under `make run` needs Django to.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    application = ASGIStaticFilesHandler(application)

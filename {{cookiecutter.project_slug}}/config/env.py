@@ -3,17 +3,23 @@
 Settings call ``env.string("NAME", default=...)`` and friends. A variable read with
 ``required=True`` and not set is collected, and ``env.raise_if_missing()`` at the end
 of settings stops start-up with one message naming every missing variable.
+
+``load_dotenv()`` adds the project's ``.env`` to the environment first; the entry points
+(manage.py, config/asgi.py, deploy/gunicorn.conf.py) call it. A variable that is already
+set wins over the file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 FALSE_VALUES = frozenset({"0", "false", "no", "off"})
 
@@ -82,6 +88,39 @@ class Env:
             raise ImproperlyConfigured(
                 f"Missing required environment variable(s) {context}: {names}. See .env.example."
             )
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of an env file, as docker compose reads them.
+
+    Blank lines and lines starting with ``#`` are skipped, an ``export`` before the name is
+    allowed, and one pair of matching quotes around a value is removed. A missing file
+    reads as empty.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name.isidentifier():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value, got {line!r}")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def load_dotenv(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Add the variables of DOTENV_FILE (default: the project's .env) that are not set already."""
+    path = Path(environ.get("DOTENV_FILE") or PROJECT_DIR / ".env")
+    for name, value in read_dotenv(path).items():
+        environ.setdefault(name, value)
 
 
 def database_from_url(url: str) -> dict[str, Any]:

@@ -43,8 +43,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Loggers that come with handlers of their own (Django's console handler in DEBUG, the
+# uvicorn command's): emptied, so their records reach the root handler once, formatted.
+# Django's mail_admins handler goes too: error reports belong to the log pipeline.
+OWN_HANDLERS_REMOVED = ("django", "uvicorn", "uvicorn.access", "uvicorn.error")
+
+
 def logging_config(log_format: str, level: str, loggers: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` dict: everything to stdout, in one of LOG_FORMATS."""
+    """A ``logging.config.dictConfig`` dict: every record to stdout once, in one of LOG_FORMATS."""
     return {
         "version": 1,
         # Keep loggers created before this runs (gunicorn's, uvicorn's) working.
@@ -52,7 +58,11 @@ def logging_config(log_format: str, level: str, loggers: dict[str, dict[str, Any
         "filters": {"request_id": {"()": RequestIdFilter}},
         "formatters": {
             "json": {"()": JsonFormatter},
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            # For a terminal: the time of day and the request id's first 8 characters.
+            "plain": {
+                "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id).8s] %(message)s",
+                "datefmt": "%H:%M:%S",
+            },
         },
         "handlers": {
             "stdout": {
@@ -63,5 +73,5 @@ def logging_config(log_format: str, level: str, loggers: dict[str, dict[str, Any
             }
         },
         "root": {"handlers": ["stdout"], "level": level.upper()},
-        "loggers": loggers or {},
+        "loggers": {**{name: {"handlers": [], "propagate": True} for name in OWN_HANDLERS_REMOVED}, **(loggers or {})},
     }

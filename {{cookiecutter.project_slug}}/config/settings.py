@@ -1,8 +1,8 @@
-"""Settings for {{ cookiecutter.project_name }}: one module for every environment.
+"""Settings: one module for every environment.
 
 Every value that differs between environments comes from ``env`` below and is listed
 in ``.env.example`` (a test keeps the two in sync). With no ``DATABASE_URL`` and no
-``REDIS_URL``, development runs on SQLite and the local-memory cache; production
+``REDIS_URL``, development runs on SQLite with its cache in a database table; production
 (``DJANGO_ENV=production``) refuses to start without them.
 https://docs.djangoproject.com/en/6.1/ref/settings/
 """
@@ -18,6 +18,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
 
 env = Env()
+
+# The site's name, for page titles, mail and the development server's banner.
+SITE_NAME = {{ cookiecutter.project_name | quoted }}
 
 # Environment
 DJANGO_ENV = env.choice("DJANGO_ENV", "development", ("development", "production"))
@@ -71,12 +74,15 @@ MIDDLEWARE = [
 # unless a hook does I/O. 0 restores stock Django, to compare or debug.
 ASGI_FAST_PATH = env.boolean("ASGI_FAST_PATH", default=True)
 
+# Templates are cached in production; in development they are read again at every
+# render, so an edited template shows on the next request without a restart.
+_TEMPLATE_LOADERS = ["django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [PACKAGE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            "loaders": _TEMPLATE_LOADERS if DEBUG else [("django.template.loaders.cached.Loader", _TEMPLATE_LOADERS)],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -148,7 +154,10 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis, a cache that every process of this machine shares: a table in the
+    # database (`manage.py createcachetable`; `make run` and migrate_with_lock create it).
+    # A local-memory cache would give each process its own sessions, counts and limits.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
 
 # Sessions
 # https://docs.djangoproject.com/en/6.1/topics/http/sessions/

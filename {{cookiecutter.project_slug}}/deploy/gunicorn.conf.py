@@ -8,7 +8,10 @@ https://gunicorn.org/reference/settings/
 
 import os
 
+from config.env import load_dotenv
 from config.logs import logging_config
+
+load_dotenv()  # the project's .env, if any; variables already set win
 
 
 def _int(name: str, default: int) -> int:

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.db import connections
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
@@ -23,6 +24,9 @@ from {{ cookiecutter.project_slug }}.users.models import User
 from tests.support.clients import logged_in
 from tests.support.processes import LiveServer, Worker, database_url_for_tests, free_port, project_env
 from tests.support.servers import RedisServer, UpstreamServer, redis_cache_config
+
+# The suite never reads a developer's .env (config/env.py), in this process or a child.
+os.environ["DOTENV_FILE"] = os.devnull
 
 
 @pytest.fixture(autouse=True)
@@ -80,11 +84,13 @@ def no_request_id() -> Iterator[None]:
 
 
 @pytest.fixture
-def live_server_factory(django_db_setup: None) -> Iterator[Callable[..., LiveServer]]:
+def live_server_factory(django_db_setup: None, settings: Settings) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
-    def start(**env_overrides: str) -> LiveServer:
-        server = LiveServer(project_env(**{"DATABASE_URL": database_url_for_tests(), **env_overrides}))
+    def start(workers: int = 0, **env_overrides: str) -> LiveServer:
+        """uvicorn, or gunicorn with ``workers`` workers, on the test database and media directory."""
+        env = {"DATABASE_URL": database_url_for_tests(), "MEDIA_ROOT": settings.MEDIA_ROOT, **env_overrides}
+        server = LiveServer(project_env(**env), workers)
         servers.append(server)
         return server
 
@@ -147,10 +153,31 @@ def fresh_cache(settings: Settings) -> None:
     }
 
 
-@pytest.fixture(params=["locmem", "redis"])
-def cache_backend(request: pytest.FixtureRequest) -> str:
-    """Run the test on an empty local-memory cache, then on a private Redis."""
-    request.getfixturevalue("redis_server" if request.param == "redis" else "fresh_cache")
+@pytest.fixture
+def database_cache(settings: Settings) -> None:
+    """The embedded default's cache, a table of the test database, under a key prefix of the test's own.
+
+    Needs transactional database access (pytest-django decides it from the fixtures a test
+    names, not from those requested on the way: see cache_backend).
+    """
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+            "KEY_PREFIX": uuid.uuid4().hex,
+        }
+    }
+    # The test database has the table only when the suite itself runs without Redis.
+    call_command("createcachetable", verbosity=0)
+
+
+CACHE_FIXTURES = {"locmem": "fresh_cache", "database": "database_cache", "redis": "redis_server"}
+
+
+@pytest.fixture(params=list(CACHE_FIXTURES))
+def cache_backend(request: pytest.FixtureRequest, transactional_db: None) -> str:
+    """Run the test on an empty local-memory cache, on the database cache, then on a private Redis."""
+    request.getfixturevalue(CACHE_FIXTURES[request.param])
     return str(request.param)
 
 

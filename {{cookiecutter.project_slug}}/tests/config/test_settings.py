@@ -24,10 +24,13 @@ def test_production_names_every_missing_variable() -> None:
     assert "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL" in result.stderr
 
 
-def test_embedded_default_is_sqlite_and_local_memory() -> None:
+def test_embedded_default_is_sqlite_with_a_cache_every_process_shares() -> None:
     loaded = settings_under(SERVICES, DATABASE_URL="", REDIS_URL="")
     assert loaded["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert loaded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert loaded["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_cache",
+    }
 
 
 def test_database_url_gives_a_pooled_postgres_connection() -> None:
@@ -85,3 +88,11 @@ def test_only_production_trusts_the_proxy_scheme_header() -> None:
     names = ["SECURE_PROXY_SSL_HEADER"]
     assert settings_under(names, **PRODUCTION_ENV)["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert settings_under(names, DJANGO_ENV="development")["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_templates_are_cached_in_production_and_read_fresh_in_development() -> None:
+    cached = "django.template.loaders.cached.Loader"
+    production = settings_under(["TEMPLATES"], **PRODUCTION_ENV)["TEMPLATES"][0]["OPTIONS"]["loaders"]
+    development = settings_under(["TEMPLATES"], DJANGO_ENV="development")["TEMPLATES"][0]["OPTIONS"]["loaders"]
+    assert production[0][0] == cached
+    assert cached not in str(development)

@@ -43,14 +43,29 @@ def test_healthz_over_real_http(live_server_factory: Callable[..., LiveServer]) 
     assert response.status_code == HTTPStatus.OK
 
 
-def test_readyz_names_a_dead_database(live_server_factory: Callable[..., LiveServer]) -> None:
-    server = live_server_factory(DATABASE_URL=DEAD_DATABASE_URL, DATABASE_POOL_TIMEOUT="1")
+def test_readyz_names_a_dead_database(
+    live_server_factory: Callable[..., LiveServer], redis_server_process: RedisServer
+) -> None:
+    """With the cache in Redis, only the database is named."""
+    server = live_server_factory(
+        DATABASE_URL=DEAD_DATABASE_URL, DATABASE_POOL_TIMEOUT="1", REDIS_URL=redis_server_process.url
+    )
     response = httpx.get(f"{server.url}/readyz", timeout=10)
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     body = response.json()
     assert body["failed"] == ["database"]
     assert body["database"] != "ok"
     assert body["cache"] == "ok"
+
+
+def test_readyz_without_redis_names_the_cache_with_a_dead_database(
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    """Without Redis the cache is a table of the database: both are named."""
+    server = live_server_factory(DATABASE_URL=DEAD_DATABASE_URL, DATABASE_POOL_TIMEOUT="1", REDIS_URL="")
+    response = httpx.get(f"{server.url}/readyz", timeout=10)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()["failed"] == ["cache", "database"]
 
 
 def test_readyz_names_a_dead_cache(live_server_factory: Callable[..., LiveServer]) -> None:

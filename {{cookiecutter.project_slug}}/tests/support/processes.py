@@ -65,36 +65,37 @@ def database_url_for_tests() -> str:
 
 
 class LiveServer:
-    """The project served by a real uvicorn process on 127.0.0.1."""
+    """The project served on 127.0.0.1 by a real process: uvicorn, or gunicorn with ``workers`` uvicorn workers."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
+        if workers:
+            command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py"]
+            env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": str(workers)}
+        else:
+            command = [
                 *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--lifespan", "off"),
                 *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-        )
+            ]
+        self.process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
         self._wait_until_up()
 
     def _wait_until_up(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with status {self.process.returncode}")
+                raise RuntimeError(f"the server exited with status {self.process.returncode}")
             try:
                 httpx.get(f"{self.url}/healthz", timeout=1.0)
                 return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError(f"uvicorn did not answer on {self.url} within {timeout}s")
+        raise RuntimeError(f"the server did not answer on {self.url} within {timeout}s")
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=30)
 
 
 class Worker:

@@ -50,7 +50,9 @@ async def test_second_request_runs_no_sql(async_client: AsyncClient, cache_backe
     assert first.status_code == second.status_code == HTTPStatus.OK
     assert "ada" in first.content.decode()
     assert len(first_queries) > 0
-    assert len(second_queries) == 0
+    # Nothing but the cache's own lookups, when the cache is a database table.
+    page_queries = [q["sql"] for q in second_queries if cache_backend != "database" or "django_cache" not in q["sql"]]
+    assert page_queries == []
     assert second.content == first.content
 
 

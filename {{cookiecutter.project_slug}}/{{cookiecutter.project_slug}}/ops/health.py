@@ -35,12 +35,17 @@ def ping_databases() -> None:
 def ping_cache() -> None:
     # The cache fails soft (errors read as misses): prove a round trip instead.
     key = f"readyz:{uuid.uuid4().hex}"
-    cache.set(key, OK, timeout=10)
     try:
-        if cache.get(key) != OK:
-            raise CheckError("the cache did not return the value just written")
+        cache.set(key, OK, timeout=10)
+        try:
+            if cache.get(key) != OK:
+                raise CheckError("the cache did not return the value just written")
+        finally:
+            cache.delete(key)
     finally:
-        cache.delete(key)
+        # Without Redis the cache is a database table, reached from this pool thread:
+        # give back the connection it opened here (only this thread's are closed).
+        connections.close_all()
 
 
 async def run_check(name: str, check: Callable[[], None], *, thread_sensitive: bool) -> str:

@@ -49,3 +49,10 @@ class SessionStore(cached_db.SessionStore):
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
         self._cache = CappedTimeouts(caches[settings.SESSION_CACHE_ALIAS], CACHE_MAX_AGE)
+
+    async def aexists(self, session_key: str) -> bool:
+        # Django's cached_db asks the cache with a synchronous `in` here: a blocking call on
+        # the event loop, refused outright when the cache is a database table.
+        if session_key and await self._cache.ahas_key(self.cache_key_prefix + session_key):
+            return True
+        return await super(cached_db.SessionStore, self).aexists(session_key)

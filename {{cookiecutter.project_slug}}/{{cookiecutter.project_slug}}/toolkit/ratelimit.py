@@ -1,13 +1,15 @@
 """Fixed-window request counters in the cache: exact under concurrency, and honest when Redis is down.
 
 A window starts with a client's first request and lasts ``window`` seconds. In Redis the
-count is one MULTI/EXEC round trip; in another cache, its own ``add`` and ``incr``.
+count is one MULTI/EXEC round trip; in the database cache, ``add`` and ``incr`` in one
+locked transaction; in another cache, its own ``add`` and ``incr`` (exact per process).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import zlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
@@ -15,6 +17,8 @@ from typing import Any, cast
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
@@ -70,6 +74,19 @@ def _count_in_cache(cache: BaseCache, key: str, window: int) -> tuple[int, int]:
     raise CounterUnavailableError(f"counter {key!r} vanished")  # e.g. the dummy cache
 
 
+def _count_in_database(cache: DatabaseCache, key: str, window: int) -> tuple[int, int]:
+    # One transaction that no other counter of this key can interleave with: SQLite takes
+    # the database's write lock when it begins (the settings make every transaction
+    # IMMEDIATE); PostgreSQL takes an advisory lock on the key.
+    database = router.db_for_write(cache.cache_model_class)
+    with transaction.atomic(using=database):
+        connection = connections[database]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(cache.make_key(key).encode())])
+        return _count_in_cache(cache, key, window)
+
+
 def _count(alias: str, key: str, window: int) -> tuple[int, int]:
     """Count one request; return (requests in the window, seconds until it ends)."""
     cache = caches[alias]
@@ -81,6 +98,8 @@ def _count(alias: str, key: str, window: int) -> tuple[int, int]:
             return _count_in_redis(get_redis_connection(alias), full_key, window)
         except RedisError as error:
             raise CounterUnavailableError(str(error)) from error
+    if isinstance(cache, DatabaseCache):
+        return _count_in_database(cache, key, window)
     return _count_in_cache(cache, key, window)
 
 

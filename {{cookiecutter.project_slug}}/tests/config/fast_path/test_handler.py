@@ -303,7 +303,8 @@ async def test_stock_django_runs_such_a_task_in_a_stray_thread(probe: urls.Probe
 # a coroutine method of the adapter (fast), or Django's sync one wrapped in SyncToAsync.
 PRINT_APPLICATION = (
     "from config.asgi import application; "
-    "print(type(application).__name__, type(application._view_middleware[0]).__name__)"
+    "handler = getattr(application, 'application', application); "  # inside the DEBUG static files handler
+    "print(type(handler).__name__, type(handler._view_middleware[0]).__name__)"
 )
 
 

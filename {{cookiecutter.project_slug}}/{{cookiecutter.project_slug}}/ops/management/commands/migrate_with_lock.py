@@ -1,8 +1,7 @@
-"""``migrate``, one process at a time: several containers may start together.
+"""``migrate`` and ``createcachetable``, one process at a time: several containers may start together.
 
-deploy/entrypoint.sh runs it before supervisord. On PostgreSQL the first process
-takes an advisory lock and migrates; the others wait for the lock, then find nothing
-left to do. Elsewhere (SQLite in development) it is plain ``migrate``.
+On PostgreSQL the first process takes an advisory lock and migrates; the others wait
+for the lock, then find nothing left to do. Elsewhere (SQLite) there is no lock.
 """
 
 import time
@@ -42,7 +41,7 @@ class Command(BaseCommand):
         # migrate writes where this command was told to write (call_command(..., stdout=...)).
         migrate = {"database": database, "interactive": False, "verbosity": verbosity, "stdout": options.get("stdout")}
         if connection.vendor != "postgresql":
-            call_command("migrate", **migrate)
+            self.migrate(migrate)
             return
         # A session-level lock, taken on the connection migrate uses: polled rather than
         # waited for, so the statement timeout never cuts the wait short. If this process
@@ -56,7 +55,12 @@ class Command(BaseCommand):
                         raise CommandError(f"The migration lock was still held after {lock_timeout:g} s.")
                     time.sleep(POLL_INTERVAL)
         try:
-            call_command("migrate", **migrate)
+            self.migrate(migrate)
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+    def migrate(self, options: dict[str, Any]) -> None:
+        call_command("migrate", **options)
+        # The database cache's table (no Redis), which migrations do not create.
+        call_command("createcachetable", database=options["database"], verbosity=options["verbosity"])
