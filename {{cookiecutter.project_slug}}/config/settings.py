@@ -20,7 +20,7 @@ PACKAGE_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
 env = Env()
 
 # The site's name, for page titles, mail and the development server's banner.
-SITE_NAME = {{ cookiecutter.project_name | quoted }}
+SITE_NAME = {{ cookiecutter.project_name | py_string }}
 
 # Environment
 DJANGO_ENV = env.choice("DJANGO_ENV", "development", ("development", "production"))
