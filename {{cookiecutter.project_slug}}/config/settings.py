@@ -193,7 +193,12 @@ STATIC_URL = "/static/"
 STATIC_ROOT = env.string("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Users' files: owner read-write, group read (nginx reads them through the app's
+    # group), nobody else.
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"file_permissions_mode": 0o640, "directory_permissions_mode": 0o750},
+    },
     # Hashed names in production, so the proxy can cache static files for a year.
     "staticfiles": {
         "BACKEND": (
@@ -231,6 +236,9 @@ UPLOAD_ALLOWED_TYPES = env.string_list(
 )
 # A job still "processing" after this long is presumed dead (worker killed) and re-queued.
 UPLOAD_PROCESSING_TIMEOUT = env.integer("UPLOAD_PROCESSING_TIMEOUT", 300)  # seconds
+# A file whose inspection takes longer fails (with that reason) instead of holding the
+# worker; keep it below UPLOAD_PROCESSING_TIMEOUT so a live job is never taken over.
+UPLOAD_INSPECTION_TIMEOUT = env.number("UPLOAD_INSPECTION_TIMEOUT", 240.0)  # seconds
 UPLOAD_MAX_ATTEMPTS = env.integer("UPLOAD_MAX_ATTEMPTS", 5)  # transient failures are retried with backoff
 UPLOAD_RATE_LIMIT = env.integer("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
 # Django refuses more files than this while parsing (TooManyFilesSent).
@@ -286,9 +294,12 @@ CIRCUIT_BREAKER_COOLDOWN = env.number("CIRCUIT_BREAKER_COOLDOWN", 30.0)  # secon
 {%- if cookiecutter.include_examples == "yes" %}
 
 # Examples ({{ cookiecutter.project_slug }}/examples/): a link preview and a staff dashboard
-# Link previews fetch pages only from these hosts (".example.com" includes subdomains):
-# a server that fetches any URL it is given can be steered at internal services (SSRF).
+# Link previews fetch pages only from these hosts (".example.com" includes subdomains;
+# "example.com:8443" a port other than the scheme's), and only from public addresses: a
+# server that fetches any URL it is given can be steered at internal services (SSRF).
 LINK_PREVIEW_ALLOWED_HOSTS = env.string_list("LINK_PREVIEW_ALLOWED_HOSTS")
+# Allow names that resolve to private, loopback or link-local addresses (development).
+LINK_PREVIEW_PRIVATE_ADDRESSES = env.boolean("LINK_PREVIEW_PRIVATE_ADDRESSES", default=False)
 LINK_PREVIEW_RATE_LIMIT = env.integer("LINK_PREVIEW_RATE_LIMIT", 30)  # requests per minute, per user or IP
 # URLs the staff dashboard checks, e.g. the status APIs of the services the site depends on.
 DASHBOARD_STATUS_URLS = env.string_list("DASHBOARD_STATUS_URLS")

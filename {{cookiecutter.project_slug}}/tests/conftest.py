@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
@@ -27,6 +28,12 @@ from tests.support.servers import RedisServer, UpstreamServer, redis_cache_confi
 
 # The suite never reads a developer's .env (config/env.py), in this process or a child.
 os.environ["DOTENV_FILE"] = os.devnull
+
+# Hypothesis (tests/uploads/test_fuzz.py): seeded and quick by default, so a run is
+# repeatable; `make fuzz` selects the long profile, with fresh inputs every time.
+hypothesis.settings.register_profile("default", max_examples=150, derandomize=True, deadline=None, database=None)
+hypothesis.settings.register_profile("fuzz", max_examples=20_000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

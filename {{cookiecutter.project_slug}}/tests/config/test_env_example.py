@@ -30,8 +30,9 @@ NOT_READ_BY_SETTINGS |= {
     "NGINX_UPSTREAM",
     "NGINX_ACCESS_LOG",
 }
-# Computed by deploy/entrypoint.sh from listed variables, never set by hand.
-DERIVED_BY_ENTRYPOINT = {"WEB_STOP_WAIT_SECONDS"}
+# Computed from listed variables, never set by hand: by deploy/entrypoint.sh, and by
+# deploy/nginx/upload-limits.envsh for nginx's template.
+DERIVED = {"WEB_STOP_WAIT_SECONDS", "UPLOAD_MAX_REQUEST_BYTES"}
 DEPLOY_DIR = PROJECT_DIR / "deploy"
 
 
@@ -71,6 +72,7 @@ def variables_read_by_deploy_files() -> set[str]:
     names = set(re.findall(r"%\(ENV_(\w+)\)s", code_of(DEPLOY_DIR / "supervisord.conf")))
     names |= set(re.findall(r"\$\{(\w+)\}", code_of(DEPLOY_DIR / "nginx/templates/default.conf.template")))
     names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "entrypoint.sh")))
+    names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "nginx/upload-limits.envsh")))
     gunicorn_conf = code_of(DEPLOY_DIR / "gunicorn.conf.py")
     names |= set(re.findall(r'(?:environ\.get\(|environ\[|_int\()"(\w+)"', gunicorn_conf))
     return names
@@ -85,6 +87,6 @@ def test_env_example_lists_exactly_what_settings_read() -> None:
 def test_deploy_files_read_only_listed_variables() -> None:
     listed = variables_listed_in(PROJECT_DIR / ".env.example")
     read = variables_read_by_deploy_files()
-    assert {"NGINX_LISTEN", "SUPERVISOR_RUN_DIR", "GUNICORN_BIND", "UPLOAD_MAX_BYTES"} <= read  # the parsers work
-    assert read - DERIVED_BY_ENTRYPOINT - listed == set()
+    assert {"NGINX_LISTEN", "SUPERVISOR_RUN_DIR", "GUNICORN_BIND", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_FILES"} <= read
+    assert read - DERIVED - listed == set()
     assert NOT_READ_BY_SETTINGS - {"POSTGRES_PASSWORD"} <= read

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,6 +18,16 @@ def png_bytes(width: int = 3, height: int = 2) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), "purple").save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def png_without_pixels() -> bytes:
+    """A PNG header and an end, and no image data: Pillow raises IndexError reading it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:

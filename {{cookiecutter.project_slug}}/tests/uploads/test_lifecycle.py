@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from {{ cookiecutter.project_slug }}.uploads import lifecycle
 from {{ cookiecutter.project_slug }}.uploads.models import Upload
 from {{ cookiecutter.project_slug }}.users.models import User
 
-from tests.support.files import CSV, png_bytes, stored
+from tests.support.files import CSV, png_bytes, png_without_pixels, stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,3 +78,27 @@ def test_missing_file_fails(user: User) -> None:
 @pytest.mark.parametrize(("attempts", "delay"), [(1, 5.0), (2, 10.0), (3, 20.0), (20, 600.0)])
 def test_retry_delay_doubles_up_to_a_cap(attempts: int, delay: float) -> None:
     assert lifecycle.retry_delay(attempts) == delay
+
+
+def test_a_file_that_breaks_its_inspector_fails_on_the_first_attempt(
+    user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Failed at once, with the reason, one log line and no traceback: not retried until it gives up."""
+    upload = stored(user, png_without_pixels())
+    with caplog.at_level(logging.WARNING):
+        assert lifecycle.process(upload.pk) is None  # no retry
+    upload.refresh_from_db()
+    assert (upload.status, upload.attempts) == (Upload.Status.FAILED, 1)
+    assert upload.error == "not a readable image: its data is incomplete or damaged"
+    [record] = [r for r in caplog.records if r.name.endswith("uploads.lifecycle")]
+    assert record.exc_info is None
+    assert upload.error in record.getMessage()
+
+
+def test_a_file_whose_inspection_runs_out_of_time_fails_within_the_budget(user: User, settings: Settings) -> None:
+    settings.UPLOAD_INSPECTION_TIMEOUT = 0.0  # already out of time at the first chunk
+    upload = stored(user, CSV)
+    lifecycle.process(upload.pk)
+    upload.refresh_from_db()
+    assert (upload.status, upload.attempts) == (Upload.Status.FAILED, 1)
+    assert upload.error == "it took longer than 0 seconds to inspect"

@@ -31,7 +31,7 @@ async def test_file_over_the_limit_is_413(logged_in_client: AsyncClient, setting
     settings.UPLOAD_MAX_BYTES = 1000
     response = await logged_in_client.post("/api/uploads/", {"file": upload("big.txt", b"x" * 1001)})
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    assert response.json() == {"error": "'big.txt' is larger than the limit of 1,000 bytes (0 MiB)."}
+    assert response.json() == {"error": "'big.txt' is larger than the limit of 1,000 bytes per file."}
     assert await nothing_written(settings)
 
 
@@ -174,3 +174,12 @@ async def test_uploads_are_rate_limited_per_user(logged_in_client: AsyncClient, 
     form = await logged_in_client.post("/uploads/new/", {"file": upload("a.txt", TEXT)})
     assert form.status_code == HTTPStatus.TOO_MANY_REQUESTS  # the form and the API share the limit
     assert (await logged_in_client.get("/api/uploads/")).status_code == HTTPStatus.OK  # reading is not limited
+
+
+async def test_too_many_form_fields_get_a_json_400(logged_in_client: AsyncClient, settings: Settings) -> None:
+    """Django's own answer to more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields is an HTML page; the API's is JSON."""
+    fields = {f"field{n}": "x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    response = await logged_in_client.post("/api/uploads/", {**fields, "file": upload("a.txt", TEXT)})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {"error": "Too many form fields: send the files and the CSRF token only."}
+    assert await nothing_written(settings)

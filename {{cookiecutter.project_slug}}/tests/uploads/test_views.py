@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from http import HTTPStatus
 from pathlib import Path
 
@@ -119,6 +120,7 @@ async def test_download_is_an_attachment_that_is_never_sniffed(logged_in_client:
     assert response["Content-Disposition"] == "attachment; filename*=utf-8''R%C3%A9sum%C3%A9%202026.txt"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Type"] == "text/plain"
+    assert response["Cache-Control"] == "private, no-store"  # no shared cache keeps a user's file
     assert await body(response) == TEXT
 
 
@@ -144,3 +146,20 @@ async def test_list_counts_uploads_by_status_and_follows_processing(logged_in_cl
     await sync_to_async(lifecycle.process)(first.pk)
     page = (await logged_in_client.get("/uploads/")).content.decode()
     assert "1 done · 0 processing · 1 waiting · 0 failed" in page
+
+
+@pytest.mark.parametrize("path", ["/uploads/", "/uploads/new/", "/api/uploads/"])
+async def test_signed_in_pages_are_never_kept_by_a_shared_cache(logged_in_client: AsyncClient, path: str) -> None:
+    response = await logged_in_client.get(path)
+    assert response.status_code == HTTPStatus.OK
+    assert response["Cache-Control"] == "private, no-store"
+
+
+async def test_stored_files_are_readable_by_owner_and_group_only(
+    logged_in_client: AsyncClient, user: User, settings: Settings
+) -> None:
+    await logged_in_client.post("/uploads/new/", {"file": upload("data.csv", CSV)})
+    created = await Upload.objects.aget(owner=user)
+    path = Path(settings.MEDIA_ROOT) / str(created.file.name)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750

@@ -13,7 +13,10 @@ from .base import AsyncViewBase
 
 
 class AsyncLoginRequiredMixin(AsyncViewBase):
-    """Anonymous users go to the login page; ``self.user`` is the signed-in user. Async views only."""
+    """Anonymous users go to the login page; ``self.user`` is the signed-in user. Async views only.
+
+    Responses without a Cache-Control of their own get ``private, no-store``.
+    """
 
     user: AbstractBaseUser | AnonymousUser
 
@@ -26,6 +29,9 @@ class AsyncLoginRequiredMixin(AsyncViewBase):
         if not self.user.is_authenticated:
             return self.handle_no_permission(request)
         response: HttpResponseBase = await super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        if not response.has_header("Cache-Control"):
+            # One user's page: never kept by a shared cache, nor by the browser after logout.
+            response["Cache-Control"] = "private, no-store"
         return response
 
     def handle_no_permission(self, request: HttpRequest) -> HttpResponseBase:

@@ -34,6 +34,8 @@ def download_response(upload: Upload) -> HttpResponseBase:
     headers = {
         "Content-Disposition": content_disposition_header(as_attachment=True, filename=upload.original_name),
         "X-Content-Type-Options": "nosniff",
+        # A user's file: no shared cache (a CDN, a proxy) may keep a copy.
+        "Cache-Control": "private, no-store",
     }
     content_type = upload.content_type or "application/octet-stream"
     if prefix := settings.DOWNLOAD_X_ACCEL_PREFIX:

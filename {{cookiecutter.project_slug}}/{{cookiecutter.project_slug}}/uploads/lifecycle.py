@@ -88,7 +88,7 @@ def process(upload_id: UUID | str) -> float | None:
         return None
     try:
         with upload.file.open("rb") as file:
-            facts = inspect_file(file)  # type: ignore[arg-type]
+            facts = inspect_file(file, settings.UPLOAD_INSPECTION_TIMEOUT)  # type: ignore[arg-type]
     except FileNotFoundError:
         fail(upload, "the stored file is missing")
     except UnprocessableFileError as exc:

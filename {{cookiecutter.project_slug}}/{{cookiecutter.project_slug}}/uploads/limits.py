@@ -6,7 +6,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-MIB = 1024 * 1024  # bytes
+UNITS = (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))  # largest first
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them: "1,000 bytes", "97.7 KiB", "50 MiB"."""
+    for unit, bytes_per_unit in UNITS:
+        if size >= bytes_per_unit:
+            value = size / bytes_per_unit
+            return f"{value:.0f} {unit}" if value.is_integer() or value >= 100 else f"{value:.1f} {unit}"
+    return f"{size:,} bytes"
 
 
 @dataclass(frozen=True)
@@ -23,5 +32,10 @@ class UploadLimits:
             allowed_types=tuple(settings.UPLOAD_ALLOWED_TYPES),
         )
 
+    @property
+    def max_size(self) -> str:
+        """The per-file limit, as people read it."""
+        return human_size(self.max_bytes)
+
     def too_large_message(self, name: str) -> str:
-        return f"{name!r} is larger than the limit of {self.max_bytes:,} bytes ({self.max_bytes / MIB:.0f} MiB)."
+        return f"{name!r} is larger than the limit of {human_size(self.max_bytes)} per file."

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from pathlib import PurePosixPath
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db import transaction
@@ -166,6 +166,10 @@ def receive(request: HttpRequest, owner: Any) -> list[Upload]:
     except TooManyFilesSent:
         raise UploadRejectedError(
             HTTPStatus.BAD_REQUEST, f"Too many files: send at most {limits.max_files} at once."
+        ) from None
+    except TooManyFieldsSent:
+        raise UploadRejectedError(
+            HTTPStatus.BAD_REQUEST, "Too many form fields: send the files and the CSRF token only."
         ) from None
     except (MultiPartParserError, RequestDataTooBig) as exc:
         raise UploadRejectedError(HTTPStatus.BAD_REQUEST, f"The upload could not be read: {exc}") from None
