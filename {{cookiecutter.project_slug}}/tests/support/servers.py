@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,6 +113,17 @@ class RedisServer:
 PAGE = b"<!doctype html><html><head><title>\n  Fish &amp; chips\n</title></head><body>menu</body></html>"
 
 
+def gzip_bomb(inflated_mib: int) -> bytes:
+    """PAGE, then spaces, gzip-compressed a MiB at a time (never whole in memory)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [compressor.compress(PAGE)]
+    parts += [compressor.compress(b" " * 1024 * 1024) for _ in range(inflated_mib)]
+    return b"".join([*parts, compressor.flush()])
+
+
+GZIP_BOMB = gzip_bomb(64)  # about 64 KiB
+
+
 class _UpstreamHandler(BaseHTTPRequestHandler):
     server: UpstreamServer
 
@@ -125,6 +137,12 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
         elif url.path == "/big":
             # The title, then far more than a client that wants only the head reads.
             self._answer(HTTPStatus.OK, PAGE + b"x" * (4 * 1024 * 1024))
+        elif url.path == "/late-title":
+            # More than a reader that stops at its cap takes in, then the title.
+            self._answer(HTTPStatus.OK, b"<p>" + b"x" * (1024 * 1024) + PAGE)
+        elif url.path == "/gzip":
+            # Sent compressed although the client asked for identity: 64 MiB once inflated.
+            self._answer(HTTPStatus.OK, GZIP_BOMB, **{"Content-Encoding": "gzip"})
         elif url.path == "/text":
             self._answer(HTTPStatus.OK, b"plain", content_type="text/plain")
         elif url.path == "/error":
@@ -151,13 +169,14 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
 
 
 class UpstreamServer(ThreadingHTTPServer):
-    """A web site on 127.0.0.1 that answers /page, /slow?seconds=, /big, /text, /error and /redirect."""
+    """A web site on 127.0.0.1: /page, /slow?seconds=, /big, /late-title, /gzip, /text, /error and /redirect."""
 
     daemon_threads = True  # a /slow answer still sleeping does not hold up shutdown
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _UpstreamHandler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.port = self.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self.hits: Counter[str] = Counter()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import threading
@@ -106,3 +107,60 @@ async def test_the_circuit_closes_when_the_origin_is_back(upstream: UpstreamServ
     response = await outbound.request("GET", f"{upstream.url}/page")
     assert response.status_code == httpx.codes.OK
     assert (breaker.opened_at, breaker.failures) == (None, 0)  # closed
+
+
+# vet(): the one check for a URL a client chose
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "scheme", "patterns", "expected"),
+    [
+        ("example.com", 443, "https", ["example.com"], True),
+        ("example.com", 8443, "https", ["example.com"], False),  # another port must be listed
+        ("example.com", 8443, "https", ["example.com:8443"], True),
+        ("api.example.com", 80, "http", [".example.com"], True),
+        ("example.com", 80, "http", ["other.example"], False),
+        ("::1", 8080, "http", ["[::1]:8080"], True),
+    ],
+)
+def test_the_allow_list_is_port_exact(host: str, port: int, scheme: str, patterns: list[str], expected: bool) -> None:
+    assert outbound.allowed(host, port, scheme, patterns) is expected
+
+
+async def test_vet_connects_to_the_address_it_checked(upstream: UpstreamServer) -> None:
+    destination = await outbound.vet(
+        f"http://localhost:{upstream.port}/page?q=1", [f"localhost:{upstream.port}"], private_addresses=True
+    )
+    assert destination.url.host in {"127.0.0.1", "::1"}
+    assert (destination.url.port, destination.url.raw_path) == (upstream.port, b"/page?q=1")
+    assert destination.request_options() == {
+        "headers": {"Host": f"localhost:{upstream.port}"},
+        "extensions": {"sni_hostname": "localhost"},
+    }
+    assert destination.origin == f"http://localhost:{upstream.port}"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::1/", "give a valid URL"),
+        ("http://example.com:80:80/", "give a valid URL"),
+        ("ftp://example.com/", "give an http or https URL, without credentials"),
+        ("http://user@example.com/", "give an http or https URL, without credentials"),
+        ("http://example.com:8080/", "fetching from example.com is not allowed"),
+        ("http://localhost/", "fetching from localhost is not allowed"),  # listed, but loopback
+        ("http://nowhere.invalid/", "nowhere.invalid could not be found"),
+    ],
+)
+async def test_vet_refuses_with_a_reason(url: str, reason: str) -> None:
+    with pytest.raises(outbound.RefusedURLError, match=f"^{re.escape(reason)}$"):
+        await outbound.vet(url, ["example.com", "localhost", "nowhere.invalid"])
+
+
+def test_breakers_are_bounded(settings: Settings) -> None:
+    """One breaker per origin, but never more than MAX_BREAKERS: the least recently used go first."""
+    for port in range(outbound.MAX_BREAKERS + 50):
+        outbound.breaker_for(f"http://example.com:{port}")
+    assert len(outbound.breakers) == outbound.MAX_BREAKERS
+    assert f"http://example.com:{outbound.MAX_BREAKERS + 49}" in outbound.breakers
+    assert "http://example.com:0" not in outbound.breakers

@@ -24,7 +24,11 @@ class LinkPreviewView(RateLimitMixin, TimeoutMixin, View):
     async def get(self, request: HttpRequest) -> HttpResponse:
         url = request.GET.get("url", "")
         try:
-            title = await fetch_title(url, settings.LINK_PREVIEW_ALLOWED_HOSTS)
+            title = await fetch_title(
+                url,
+                settings.LINK_PREVIEW_ALLOWED_HOSTS,
+                private_addresses=settings.LINK_PREVIEW_PRIVATE_ADDRESSES,
+            )
         except PreviewError as error:
             return JsonResponse({"url": url, "error": error.message}, status=error.status)
         return JsonResponse({"url": url, "title": title})
