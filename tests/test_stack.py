@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 import httpx
@@ -31,10 +32,13 @@ from .support.stack import (
     REQUEST_ID,
     START_TIMEOUT,
     UPLOAD_MAX_BYTES,
+    UPLOAD_MAX_FILES,
+    UPLOAD_MAX_REQUEST_BYTES,
     Load,
     Stack,
     enqueue_big_upload,
     nginx_command,
+    upload_row,
     upload_status,
 )
 
@@ -125,23 +129,43 @@ def test_stack_protected_files_are_internal(stack: Stack) -> None:
     assert "not for everyone" not in response.text
 
 
-def test_stack_upload_over_the_limit_gets_413_from_nginx(stack: Stack) -> None:
-    """One byte over UPLOAD_MAX_BYTES: 413 from nginx; nothing reaches gunicorn or the disk."""
+def test_stack_request_over_the_limit_gets_413_from_nginx(stack: Stack) -> None:
+    """A body one byte over the request limit: 413 from nginx, JSON for the API; nothing reaches gunicorn or disk."""
     media_before = sorted(stack.media_root.rglob("*"))
+    over = b"\0" * (UPLOAD_MAX_REQUEST_BYTES + 1)
     with stack.client() as client:
-        upload = client.post("/api/uploads/", files={"file": ("big.bin", b"\0" * (UPLOAD_MAX_BYTES + 1))})
-        raw = client.post("/", content=b"\0" * (UPLOAD_MAX_BYTES + 1))
-        at_limit = client.post("/", content=b"\0" * UPLOAD_MAX_BYTES)
-    for refused in (upload, raw):
-        assert refused.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        api = client.post("/api/uploads/", content=over, headers={"Content-Type": "application/octet-stream"})
+        page = client.post("/", content=over)
+        at_limit = client.post("/", content=b"\0" * UPLOAD_MAX_REQUEST_BYTES)
+    assert api.status_code == page.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert api.headers["content-type"] == "application/json"
+    assert api.json() == {"error": "The request is larger than the upload limits allow."}
+    assert page.headers["content-type"].startswith("text/html")
+    for refused in (api, page):
         request_id = refused.headers["x-request-id"]
         assert [(e["status"], e["upstream_addr"]) for e in stack.nginx_logged(request_id)] == [(413, "")]
         assert stack.app_logged(request_id) == []
-    # The limit is exact: a body of UPLOAD_MAX_BYTES passes nginx and Django answers it.
+    # The limit is exact: a body of UPLOAD_MAX_REQUEST_BYTES passes nginx and Django answers it.
     assert at_limit.status_code != HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert stack.app_logged(at_limit.headers["x-request-id"]) != []
     assert sorted(stack.media_root.rglob("*")) == media_before
     assert [path for path in (stack.nginx_prefix / "client_body").rglob("*") if path.is_file()] == []
+
+
+def test_stack_accepts_what_the_upload_form_promises(stack: Stack, stack_user: tuple[str, str]) -> None:
+    """Up to UPLOAD_MAX_FILES files of UPLOAD_MAX_BYTES each, whatever the multipart overhead."""
+    client = stack.client()
+    log_in(client, *stack_user)
+    csrf = {"X-CSRFToken": client.cookies["csrftoken"]}
+    at_limit = client.post("/api/uploads/", files={"file": ("full.txt", b"x" * UPLOAD_MAX_BYTES)}, headers=csrf)
+    assert at_limit.status_code == HTTPStatus.CREATED, at_limit.text
+    files = [("file", (f"part-{n}.txt", b"y" * (UPLOAD_MAX_BYTES * 6 // 10))) for n in range(UPLOAD_MAX_FILES)]
+    together = client.post("/api/uploads/", files=files, headers=csrf)
+    assert together.status_code == HTTPStatus.CREATED, together.text
+    # One file over the per-file limit is within nginx's request limit: Django refuses it, in JSON, by name.
+    one_over = client.post("/api/uploads/", files={"file": ("big.txt", b"z" * (UPLOAD_MAX_BYTES + 1))}, headers=csrf)
+    assert one_over.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert one_over.json() == {"error": "'big.txt' is larger than the limit of 1 MiB per file."}
 
 
 def test_stack_survives_a_killed_gunicorn_worker(stack: Stack, record_property: Callable[[str, object], None]) -> None:
@@ -300,6 +324,7 @@ def test_stack_upload_is_processed_and_downloaded_through_x_accel(stack: Stack, 
     # Django answered with an empty body and X-Accel-Redirect; the bytes came from nginx.
     download = download_as_attachment(client, upload, content)
     assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert download.headers.get_list("cache-control") == ["private, no-store"]
     stored = next(path for path in stack.media_root.rglob("*") if path.is_file() and path.read_bytes() == content)
     direct = httpx.get(f"{stack.url}/_protected/{stored.relative_to(stack.media_root)}")
     assert direct.status_code == HTTPStatus.NOT_FOUND
@@ -312,10 +337,15 @@ def test_stack_stopping_the_worker_mid_job_lets_the_job_finish(
     log_in(client, *stack_user)
     upload_id = enqueue_big_upload(stack, stack_user[0])
     wait_for(lambda: upload_status(stack, client, upload_id)["status"] == "processing", "the worker to start the job")
+    signalled = datetime.now(UTC)
     start = time.monotonic()
     stack.supervisorctl("stop", "worker")  # TERM: the worker finishes its task, then exits
     stopped_after = time.monotonic() - start
-    assert upload_status(stack, client, upload_id)["status"] == "done"
+    upload = upload_status(stack, client, upload_id)
+    assert upload["status"] == "done"
+    # It was still running when TERM came, and that same attempt finished it.
+    assert datetime.fromisoformat(upload["processed_at"]) > signalled
+    assert upload_row(stack, upload_id)["attempts"] == 1
     stack.supervisorctl("start", "worker")
     measured(record_property, f"worker stopped {stopped_after:.1f} s after TERM, its job done")
 
@@ -327,8 +357,11 @@ def test_stack_job_of_a_killed_worker_completes_after_the_restart(
     log_in(client, *stack_user)
     upload_id = enqueue_big_upload(stack, stack_user[0])
     wait_for(lambda: upload_status(stack, client, upload_id)["status"] == "processing", "the worker to start the job")
+    worker = int(stack.supervisorctl("pid", "worker"))
     killed_at = time.monotonic()
     stack.supervisorctl("signal", "KILL", "worker")  # supervisord restarts it
+    # Killed mid-job: the first attempt never finished.
+    assert upload_row(stack, upload_id) == {"status": "processing", "attempts": 1}
     wait_for(
         lambda: upload_status(stack, client, upload_id)["status"] == "done",
         "the restarted worker to finish the abandoned job",
@@ -336,4 +369,7 @@ def test_stack_job_of_a_killed_worker_completes_after_the_restart(
     )
     upload = upload_status(stack, client, upload_id)
     assert upload["result"]["rows"] == BIG_CSV_ROWS + 1
+    assert upload_row(stack, upload_id) == {"status": "done", "attempts": 2}
+    restarted = int(stack.supervisorctl("pid", "worker"))
+    assert restarted not in {0, worker}  # supervisord started a new worker
     measured(record_property, f"killed worker's job done {time.monotonic() - killed_at:.1f} s after SIGKILL")

@@ -1,7 +1,10 @@
 #!/bin/sh
-# The official nginx image's template step: substitute only variables that are set in
-# the environment, so nginx's own $variables survive.
+# The official nginx image's start: source /docker-entrypoint.d/*.envsh, then render the
+# templates, substituting only variables that are set, so nginx's own $variables survive.
 set -eu
+for script in /docker-entrypoint.d/*.envsh; do
+  [ -f "$script" ] && . "$script"
+done
 template_dir="${NGINX_ENVSUBST_TEMPLATE_DIR:-/etc/nginx/templates}"
 suffix="${NGINX_ENVSUBST_TEMPLATE_SUFFIX:-.template}"
 output_dir="${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}"

@@ -7,7 +7,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
  && ln -sf /dev/stderr /var/log/nginx/error.log \
- && mkdir -p /etc/nginx/templates \
+ && mkdir -p /etc/nginx/templates /docker-entrypoint.d \
  && id nginx 2>/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin nginx
 # The official image's nginx.conf runs workers as "nginx" and includes conf.d/*.conf.
 RUN sed -i 's/^user .*/user nginx;/' /etc/nginx/nginx.conf

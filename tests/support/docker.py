@@ -37,6 +37,9 @@ DEBIAN_MIRROR = os.environ.get("CAD_DEBIAN_MIRROR", "http://deb.debian.org/debia
 # Official image name (without tag) -> the stand-in's Dockerfile.
 STANDIN_FOR = {"python": "python", "postgres": "postgres", "redis": "redis", "nginx": "nginx"}
 LABEL = "org.cookiecutter-async-django.standin"
+# Upload limits of the compose project: a request over 2 x 1 MiB + 64 KiB is nginx's to refuse.
+UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES = 1024 * 1024, 2
+UPLOAD_MAX_REQUEST_BYTES = UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 64 * 1024
 # The compose project the tests start, and the superuser they log in as.
 USERNAME, PASSWORD = "docker", "docker-password-1"
 COMPOSE_PROJECT = "cadtest"
@@ -233,7 +236,7 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
     images = ensure_images(base_images(project))
     port = free_port()
     with (project / ".env").open("a") as env:
-        env.write(f"HTTP_PORT={port}\nUPLOAD_MAX_BYTES={5 * 1024 * 1024}\n")
+        env.write(f"HTTP_PORT={port}\nUPLOAD_MAX_BYTES={UPLOAD_MAX_BYTES}\nUPLOAD_MAX_FILES={UPLOAD_MAX_FILES}\n")
     stack = ComposeStack(project, f"http://127.0.0.1:{port}", {})
     stack.down("--volumes")  # leftovers of an interrupted run
     try:

@@ -40,6 +40,9 @@ from .http import free_port, http_client
 from .processes import child_pids, wait_for
 
 UPLOAD_MAX_BYTES = 1024 * 1024  # bytes: small, so the over-limit request is quick to send
+UPLOAD_MAX_FILES = 2
+# nginx's request limit, as deploy/nginx/upload-limits.envsh derives it.
+UPLOAD_MAX_REQUEST_BYTES = UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 64 * 1024
 GUNICORN_WORKERS = 2
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # nginx's $request_id
 # Waits that include starting Python processes that import Django: generous, because CI
@@ -190,10 +193,13 @@ class Stack:
 
 
 def render_nginx_template(template: Path, env: dict[str, str]) -> str:
-    """envsubst with the template's own variables spelled out, so nginx's $variables stay."""
+    """What docs/deployment.md says to do on a VM: source upload-limits.envsh, then envsubst
+    with the template's own variables spelled out, so nginx's $variables stay."""
     names = sorted(set(re.findall(r"\$\{(\w+)\}", template.read_text())))
+    limits = template.parent.parent / "upload-limits.envsh"
+    script = f'. "{limits}" && exec "$0" "$1"'
     result = subprocess.run(
-        [required_tool("envsubst"), " ".join(f"${{{name}}}" for name in names)],
+        ["sh", "-c", script, required_tool("envsubst"), " ".join(f"${{{name}}}" for name in names)],
         input=template.read_text(),
         env=env,
         capture_output=True,
@@ -237,6 +243,7 @@ def running_stack(base: Path) -> Iterator[Stack]:
                 STATIC_ROOT=str(base / "static"),
                 MEDIA_ROOT=str(base / "media"),
                 UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
+                UPLOAD_MAX_FILES=str(UPLOAD_MAX_FILES),
                 GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
                 GUNICORN_WORKERS=str(GUNICORN_WORKERS),
                 SUPERVISOR_RUN_DIR=str(base / "run"),
@@ -391,3 +398,13 @@ def enqueue_big_upload(stack: Stack, owner: str) -> str:
 def upload_status(stack: Stack, client: httpx.Client, upload_id: str) -> dict[str, Any]:
     status: dict[str, Any] = client.get(f"/api/uploads/{upload_id}/").json()
     return status
+
+
+def upload_row(stack: Stack, upload_id: str) -> dict[str, Any]:
+    """The upload's status and attempts, read from the database (the API does not show attempts)."""
+    script = (
+        "import json; from my_async_project.uploads.models import Upload; "
+        f"print(json.dumps(Upload.objects.filter(pk={upload_id!r}).values('status', 'attempts').get()))"
+    )
+    row: dict[str, Any] = json.loads(stack.manage("shell", "--no-imports", "-c", script).strip().splitlines()[-1])
+    return row

@@ -7,6 +7,7 @@ so these tests call ``application(scope, receive, send)`` themselves.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ type ASGIApp = Callable[
 ]
 
 HOST = "testserver"
+FORM_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 PASSWORD = "correct horse battery staple"
 WAIT = 10.0  # seconds, for conditions the tests poll
@@ -73,6 +75,8 @@ class Client:
 
     app: ASGIApp
     cookies: dict[str, str] = field(default_factory=dict)
+    # The CSRF token of the last form a page rendered (with CSRF_USE_SESSIONS there is no cookie).
+    form_token: str = ""
 
     async def request(
         self,
@@ -84,8 +88,13 @@ class Client:
         host: str = HOST,
         disconnect: asyncio.Event | None = None,
         send_hook: Callable[[Mapping[str, Any]], None] | None = None,
+        chunk_size: int = 0,
     ) -> Response:
-        """Send one request; ``disconnect`` set means the client hangs up; ``send_hook`` may raise."""
+        """Send one request; ``disconnect`` set means the client hangs up; ``send_hook`` may raise.
+
+        ``chunk_size`` sends the body in several ``http.request`` messages of that size, as a
+        server does for a body that arrives in pieces.
+        """
         path, _, query = path.partition("?")
         all_headers = [("host", host), *headers]
         if body:
@@ -106,15 +115,14 @@ class Client:
             "client": ("127.0.0.1", 50000),
             "server": (host, 80),
         }
-        body_sent = False
+        size = chunk_size or len(body) or 1
+        pieces = [body[start : start + size] for start in range(0, len(body), size)] or [b""]
         gone = disconnect or asyncio.Event()
         response = Response(status=None, headers=[], chunks=[])
 
         async def receive() -> Mapping[str, Any]:
-            nonlocal body_sent
-            if not body_sent:
-                body_sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            if pieces:
+                return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces)}
             await gone.wait()
             return {"type": "http.disconnect"}
 
@@ -128,6 +136,8 @@ class Client:
                 response.chunks.append(message["body"])
 
         await self.app(scope, receive, send)
+        if form := FORM_TOKEN.search(b"".join(response.chunks)):
+            self.form_token = form[1].decode()
         for name, morsel in response.set_cookies().items():
             if morsel.value and morsel["max-age"] != "0":
                 self.cookies[name] = morsel.value
@@ -140,16 +150,19 @@ class Client:
 
     async def post(self, path: str, data: Mapping[str, str], **kwargs: Any) -> Response:
         """A form POST; adds the CSRF token from the cookie jar unless ``data`` has one."""
-        fields = {"csrfmiddlewaretoken": self.cookies.get("csrftoken", ""), **data}
+        fields = {"csrfmiddlewaretoken": self.csrf_token(), **data}
         headers = [("content-type", "application/x-www-form-urlencoded"), *kwargs.pop("headers", ())]
         return await self.request("POST", path, body=urlencode(fields).encode(), headers=headers, **kwargs)
 
-    async def upload(self, path: str, name: str, content: bytes) -> Response:
-        """A multipart POST of one file, with the CSRF token."""
+    def csrf_token(self) -> str:
+        return self.cookies.get("csrftoken") or self.form_token
+
+    async def upload(self, path: str, name: str, content: bytes, *, chunk_size: int = 0) -> Response:
+        """A multipart POST of one file, with the CSRF token (``chunk_size``: see request())."""
         boundary = "----request-path-test"
         parts = [
             f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'.encode()
-            + self.cookies.get("csrftoken", "").encode()
+            + self.csrf_token().encode()
             + b"\r\n",
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'.encode()
             + b"Content-Type: application/octet-stream\r\n\r\n"
@@ -158,7 +171,7 @@ class Client:
             f"--{boundary}--\r\n".encode(),
         ]
         headers = [("content-type", f"multipart/form-data; boundary={boundary}")]
-        return await self.request("POST", path, body=b"".join(parts), headers=headers)
+        return await self.request("POST", path, body=b"".join(parts), headers=headers, chunk_size=chunk_size)
 
 
 async def until(event: threading.Event) -> None:

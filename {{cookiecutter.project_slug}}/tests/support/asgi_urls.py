@@ -134,8 +134,14 @@ async def fire_and_forget(request: HttpRequest) -> HttpResponse:
         await asyncio.to_thread(probe.release.wait, WAIT)
         return await sync_to_async(threading.current_thread)()
 
+    probe.threads.append(await sync_to_async(threading.current_thread)())  # the request's own thread
     probe.background.append(asyncio.create_task(later()))
     return HttpResponse("started")
+
+
+async def broken(request: HttpRequest) -> HttpResponse:
+    """An unhandled exception: Django's 500."""
+    raise RuntimeError("the view failed")
 
 
 urlpatterns = [
@@ -155,4 +161,5 @@ urlpatterns = [
     path("t/users/", users),
     path("t/stream/", stream),
     path("t/fire-and-forget/", fire_and_forget),
+    path("t/broken/", broken),
 ]

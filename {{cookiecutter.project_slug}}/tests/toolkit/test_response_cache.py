@@ -41,6 +41,11 @@ async def queries_of_async_code() -> AsyncIterator[CaptureQueriesContext]:
         await sync_to_async(captured.__exit__)(None, None, None)
 
 
+def page_queries(captured: CaptureQueriesContext, cache_backend: str) -> list[str]:
+    """The SQL a page ran: everything but the cache's own lookups, when the cache is a database table."""
+    return [q["sql"] for q in captured if cache_backend != "database" or "django_cache" not in q["sql"]]
+
+
 async def test_second_request_runs_no_sql(async_client: AsyncClient, cache_backend: str) -> None:
     await get_user_model().objects.acreate(username="ada")
     async with queries_of_async_code() as first_queries:
@@ -50,9 +55,7 @@ async def test_second_request_runs_no_sql(async_client: AsyncClient, cache_backe
     assert first.status_code == second.status_code == HTTPStatus.OK
     assert "ada" in first.content.decode()
     assert len(first_queries) > 0
-    # Nothing but the cache's own lookups, when the cache is a database table.
-    page_queries = [q["sql"] for q in second_queries if cache_backend != "database" or "django_cache" not in q["sql"]]
-    assert page_queries == []
+    assert page_queries(second_queries, cache_backend) == []
     assert second.content == first.content
 
 
@@ -108,10 +111,14 @@ async def test_query_strings_are_different_pages(async_client: AsyncClient, cach
 
 
 async def test_head_is_answered_from_the_cached_get(async_client: AsyncClient, cache_backend: str) -> None:
+    """The page is not rendered again for HEAD: its queries do not run (only the cache's own may)."""
+    await get_user_model().objects.acreate(username="ada")
     get = await async_client.get("/users")
-    head = await async_client.head("/users")
+    async with queries_of_async_code() as head_queries:
+        head = await async_client.head("/users")
     assert head.status_code == HTTPStatus.OK
     assert head["Content-Length"] == get["Content-Length"]
+    assert page_queries(head_queries, cache_backend) == []
 
 
 @pytest.mark.parametrize(

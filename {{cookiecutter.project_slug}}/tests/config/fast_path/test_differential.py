@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
+from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.users.models import User
 
@@ -61,6 +62,8 @@ CORPUS: list[tuple[str, HTTPStatus | None, Step]] = [
     ("message add", HTTPStatus.OK, lambda c: c.get("/t/messages/add/")),
     ("message read, cookie deleted", HTTPStatus.OK, lambda c: c.get("/t/messages/read/")),
     ("message read again", HTTPStatus.OK, lambda c: c.get("/t/messages/read/")),
+    # A form rendered after the login rotated the token (with CSRF_USE_SESSIONS, the only copy).
+    ("a form for a fresh CSRF token", HTTPStatus.OK, lambda c: c.get("/accounts/login/")),
     (
         "POST without CSRF token",
         HTTPStatus.FORBIDDEN,
@@ -68,6 +71,13 @@ CORPUS: list[tuple[str, HTTPStatus | None, Step]] = [
     ),
     ("POST with CSRF token", HTTPStatus.OK, lambda c: c.post("/t/form/", {"x": "1"})),
     ("upload", HTTPStatus.OK, lambda c: c.upload("/t/upload/", "notes.txt", b"hello\n" * 1000)),
+    (
+        "upload in several ASGI messages",
+        HTTPStatus.OK,
+        lambda c: c.upload("/t/upload/", "pieces.txt", b"piece\n" * 1000, chunk_size=1000),
+    ),
+    ("HEAD", HTTPStatus.OK, lambda c: c.request("HEAD", "/")),
+    ("unhandled exception", HTTPStatus.INTERNAL_SERVER_ERROR, lambda c: c.get("/t/broken/")),
     ("async ORM view", HTTPStatus.OK, lambda c: c.get("/t/users/")),
     ("streaming response", HTTPStatus.OK, lambda c: c.get("/t/stream/")),
     ("client disconnects mid-request", None, disconnect_mid_request),
@@ -107,8 +117,18 @@ async def run_corpus(app: ASGIHandler) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_fast_path_answers_exactly_like_stock_django(alice: User, probe: urls.Probe) -> None:
-    """The same requests through both paths: same statuses, headers, cookies and bodies."""
+@pytest.mark.parametrize(
+    "setting", ["defaults", "CSRF_USE_SESSIONS", "SESSION_SAVE_EVERY_REQUEST"], ids=lambda setting: setting
+)
+async def test_fast_path_answers_exactly_like_stock_django(
+    alice: User, probe: urls.Probe, settings: Settings, setting: str
+) -> None:
+    """The same requests through both paths: same statuses, headers, cookies and bodies.
+
+    Also with the two settings that move middleware hooks to the request's thread.
+    """
+    if setting != "defaults":
+        setattr(settings, setting, True)
     stock = await run_corpus(build(fast=False))
     fast = await run_corpus(build(fast=True))
 
@@ -124,5 +144,6 @@ async def test_fast_path_answers_exactly_like_stock_django(alice: User, probe: u
     assert fast["message read, cookie deleted"]["cookies"]["messages"]["value"] == ""
     assert bodies["message read again"] == "messages="
     assert bodies["upload"].startswith("notes.txt 6000 ")
+    assert bodies["upload in several ASGI messages"].startswith("pieces.txt 6000 ")
     assert bodies["async ORM view"] == '{"users": ["alice"]}'
     assert fast["streaming response"]["chunks"] == ["chunk 0\n", "chunk 1\n", "chunk 2\n"]

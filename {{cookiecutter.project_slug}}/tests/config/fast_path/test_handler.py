@@ -295,6 +295,7 @@ async def test_stock_django_runs_such_a_task_in_a_stray_thread(probe: urls.Probe
     stray = await probe.background[0]
     assert isinstance(stray, threading.Thread)
     assert stray is not threading.current_thread()
+    assert stray is not probe.threads[0]  # not the thread the request owned
 
 
 # The switch -----------------------------------------------------------------------------
