@@ -243,6 +243,15 @@ UPLOAD_MAX_ATTEMPTS = env.integer("UPLOAD_MAX_ATTEMPTS", 5)  # transient failure
 UPLOAD_RATE_LIMIT = env.integer("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
 # Django refuses more files than this while parsing (TooManyFilesSent).
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
+# Live status: open upload pages get each change as a Server-Sent Event (uploads/live.py).
+# A quiet stream sends a keep-alive this often: keep it below nginx's proxy_read_timeout.
+LIVE_STATUS_HEARTBEAT = env.number("LIVE_STATUS_HEARTBEAT", 15.0)  # seconds
+# A stream then ends and the browser reconnects, resuming after the last event it got.
+LIVE_STATUS_MAX_LIFE = env.number("LIVE_STATUS_MAX_LIFE", 3600.0)  # seconds
+# A stream that sends no event for this long ends; the page reopens it when needed.
+LIVE_STATUS_IDLE_TIMEOUT = env.number("LIVE_STATUS_IDLE_TIMEOUT", 600.0)  # seconds
+# Open streams per user in each worker process; more get 429 (and the page polls instead).
+LIVE_STATUS_MAX_STREAMS_PER_USER = env.integer("LIVE_STATUS_MAX_STREAMS_PER_USER", 8)
 
 # Background tasks
 # https://docs.djangoproject.com/en/6.1/topics/tasks/
@@ -291,6 +300,12 @@ OUTBOUND_HTTP_MAX_CONNECTIONS = env.integer("OUTBOUND_HTTP_MAX_CONNECTIONS", 20)
 # passed; then one probe call decides whether it is back.
 CIRCUIT_BREAKER_FAILURES = env.integer("CIRCUIT_BREAKER_FAILURES", 5)
 CIRCUIT_BREAKER_COOLDOWN = env.number("CIRCUIT_BREAKER_COOLDOWN", 30.0)  # seconds
+# Change notices (toolkit/broadcast.py): Redis publish/subscribe when REDIS_URL is set.
+# Each web process with open streams also checks the database for changes: this often
+# without Redis (or while it is unreachable)...
+BROADCAST_POLL_INTERVAL = env.number("BROADCAST_POLL_INTERVAL", 0.5)  # seconds
+# ...and this often with it, for a notice lost while Redis was away.
+BROADCAST_RECHECK_INTERVAL = env.number("BROADCAST_RECHECK_INTERVAL", 30.0)  # seconds
 {%- if cookiecutter.include_examples == "yes" %}
 
 # Examples ({{ cookiecutter.project_slug }}/examples/): a link preview and a staff dashboard

@@ -174,6 +174,15 @@ class Client:
         return await self.request("POST", path, body=b"".join(parts), headers=headers, chunk_size=chunk_size)
 
 
+async def eventually(condition: Callable[[], object]) -> None:
+    """Wait, without blocking the loop, until ``condition()`` is true (at most WAIT seconds)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+
+
 async def until(event: threading.Event) -> None:
     """Wait, without blocking the loop, until a view sets ``event``."""
     assert await asyncio.to_thread(event.wait, WAIT), "the view never got there"

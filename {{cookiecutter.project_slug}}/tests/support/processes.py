@@ -75,8 +75,8 @@ class LiveServer:
             env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": str(workers)}
         else:
             command = [
-                *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--lifespan", "off"),
-                *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
+                *(sys.executable, "-m", "config.workers", "--host", "127.0.0.1", "--port", str(self.port)),
+                *("--log-level", "warning"),
             ]
         self.process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
         self._wait_until_up()

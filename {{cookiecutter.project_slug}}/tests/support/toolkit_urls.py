@@ -1,20 +1,27 @@
-"""Views built from the toolkit's mixins, the way a project uses them; tests mount them with
-``@pytest.mark.urls("tests.toolkit_views")``."""
+"""Views built from the toolkit's mixins, the way a project uses them, next to the project's URLs;
+tests mount them with ``@pytest.mark.urls("tests.support.toolkit_urls")``."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.views import View
 
+from config.urls import urlpatterns as project_urlpatterns
+
 from {{ cookiecutter.project_slug }}.toolkit import CachedResponseMixin, RateLimitMixin, TimeoutMixin
+from {{ cookiecutter.project_slug }}.toolkit.event_stream import Event, EventStreamMixin
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 USER_LIST = engines["django"].from_string((TEMPLATES / "user_list.html").read_text())
@@ -135,6 +142,36 @@ class OwnTimeoutPage(TimeoutMixin, View):
         return HttpResponse("unreachable")
 
 
+class Countdown(EventStreamMixin, View):
+    """Events 1, 2, 3… (?count=, default 3), one every ?every= seconds; resumes after Last-Event-ID.
+
+    ``started`` and ``finished`` record the first number of each stream, as it starts and
+    as its generator is closed (however the stream ended).
+    """
+
+    heartbeat = 0.05
+    max_streams = 2
+    started: list[int] = []  # shared on purpose: tests read them after the request
+    finished: list[int] = []
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # Setup in the request's thread, as authentication or an ownership check does.
+        await sync_to_async(threading.current_thread)()
+        return await super().get(request, *args, **kwargs)
+
+    async def events(self, last_event_id: str) -> AsyncIterator[Event]:
+        first = int(last_event_id) + 1 if last_event_id.isdigit() else 1
+        count = int(self.request.GET.get("count", "3"))
+        every = float(self.request.GET.get("every", "0"))
+        self.started.append(first)
+        try:
+            for number in range(first, first + count):
+                await asyncio.sleep(every)
+                yield Event({"n": number}, event="tick", id=str(number))
+        finally:
+            self.finished.append(first)
+
+
 urlpatterns = [
     path("users", UserListPage.as_view()),
     path("personal", PersonalPage.as_view()),
@@ -149,4 +186,9 @@ urlpatterns = [
     path("slow", SlowPage.as_view()),
     path("quick", QuickPage.as_view()),
     path("own-timeout", OwnTimeoutPage.as_view()),
+    path("stream", Countdown.as_view()),
+    path("stream/short-lived", Countdown.as_view(max_life=0.3)),
+    path("stream/quiet", Countdown.as_view(idle_timeout=0.3)),
+    # The project's own, for the names its templates reverse (error pages included).
+    *project_urlpatterns,
 ]

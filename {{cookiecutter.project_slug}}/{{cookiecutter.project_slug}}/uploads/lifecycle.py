@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import status_counts
+from . import live
 from .inspection import UnprocessableFileError, inspect_file
 from .models import Upload
 
@@ -39,21 +39,22 @@ def claim(upload_id: UUID | str) -> Upload | None:
     now = timezone.now()
     claimable = Q(status=Upload.Status.PENDING) | Q(status=Upload.Status.PROCESSING, started_at__lt=stale_before())
     claimed = Upload.objects.filter(claimable, pk=upload_id).update(
-        status=Upload.Status.PROCESSING, started_at=now, attempts=F("attempts") + 1
+        status=Upload.Status.PROCESSING, started_at=now, updated_at=now, attempts=F("attempts") + 1
     )
     if not claimed:
         return None
     upload = Upload.objects.get(pk=upload_id)
-    status_counts.forget(upload.owner_id)
+    live.changed(upload.owner_id)
     return upload
 
 
 def _finish(upload: Upload, **fields: object) -> bool:
     """Record an outcome, only if this worker still holds the claim it started with."""
+    now = timezone.now()
     finished = Upload.objects.filter(
         pk=upload.pk, status=Upload.Status.PROCESSING, started_at=upload.started_at
-    ).update(processed_at=timezone.now(), **fields)
-    status_counts.forget(upload.owner_id)
+    ).update(processed_at=now, updated_at=now, **fields)
+    live.changed(upload.owner_id)
     return bool(finished)
 
 
@@ -68,10 +69,16 @@ def retry_later(upload: Upload, message: str) -> float | None:
         fail(upload, f"gave up after {upload.attempts} attempts: {message}")
         return None
     delay = retry_delay(upload.attempts)
+    now = timezone.now()
     requeued = Upload.objects.filter(
         pk=upload.pk, status=Upload.Status.PROCESSING, started_at=upload.started_at
-    ).update(status=Upload.Status.PENDING, error=message, queued_at=timezone.now() + timedelta(seconds=delay))
-    status_counts.forget(upload.owner_id)
+    ).update(
+        status=Upload.Status.PENDING,
+        error=message,
+        queued_at=now + timedelta(seconds=delay),
+        updated_at=now,
+    )
+    live.changed(upload.owner_id)
     if not requeued:
         return None
     logger.warning("upload %s: %s; retrying in %.0fs", upload.pk, message, delay)
@@ -111,7 +118,8 @@ def process(upload_id: UUID | str) -> float | None:
 def take_stale() -> list[UUID]:
     """Uploads whose job was lost (stuck in processing, or pending long past their queue time), marked re-queued."""
     cutoff = stale_before()
-    # queued_at is touched here, so a job is queued again at most once per timeout.
+    # queued_at is touched here, so a job is queued again at most once per timeout (not
+    # updated_at: the upload's state does not change).
     stale = Upload.objects.filter(
         Q(status=Upload.Status.PROCESSING, started_at__lt=cutoff) | Q(status=Upload.Status.PENDING),
         queued_at__lt=cutoff,

@@ -49,6 +49,9 @@ class Upload(models.Model):
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Every change of status sets it (lifecycle.py passes it to each update()): open pages
+    # get the changes since the last one they saw (live.py).
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = UploadQuerySet.as_manager()
 
@@ -57,6 +60,7 @@ class Upload(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="upload_owner_recent"),
             models.Index(fields=["status", "queued_at"], name="upload_status_queued"),
+            models.Index(fields=["owner", "updated_at"], name="upload_owner_updated"),
         ]
 
     def __str__(self) -> str:

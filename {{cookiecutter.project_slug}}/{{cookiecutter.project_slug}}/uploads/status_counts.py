@@ -24,6 +24,15 @@ def compute(owner_id: Any) -> dict[str, int]:
     return counts
 
 
+def get(owner_id: Any) -> dict[str, int]:
+    """The counts, from the cache when it has them."""
+    counts: dict[str, int] | None = cache.get(cache_key(owner_id))
+    if counts is None:
+        counts = compute(owner_id)
+        cache.set(cache_key(owner_id), counts, COUNTS_TIMEOUT)
+    return counts
+
+
 async def aget(owner_id: Any) -> dict[str, int]:
     """The counts, from the cache when it has them (a Redis outage only costs one query)."""
     counts: dict[str, int] | None = await cache.aget(cache_key(owner_id))

@@ -85,8 +85,8 @@ class Command(BaseCommand):
             Process(
                 "web",
                 [
-                    *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--reload", "--lifespan", "off"),
-                    *("--host", host, "--port", str(port)),
+                    # uvicorn, with open event streams ended on each reload (config/workers.py).
+                    *(sys.executable, "-m", "config.workers", "--reload", "--host", host, "--port", str(port)),
                 ],
                 self.stdout,
             )
