@@ -74,7 +74,7 @@ def test_make_run_serves_the_whole_product(tmp_path: Path, record_property: Call
         for path, kind in ((stylesheet[1], "text/css"), ("/static/admin/css/base.css", "text/css")):
             response = httpx.get(url + path)
             assert (response.status_code, response.headers["content-type"]) == (HTTPStatus.OK, kind), path
-        script = httpx.get(url + "/static/uploads/progress.js")
+        script = httpx.get(url + "/static/uploads/live.js")
         assert script.status_code == HTTPStatus.OK
         assert "javascript" in script.headers["content-type"]
 

@@ -72,7 +72,9 @@ async def test_too_many_files_are_refused(logged_in_client: AsyncClient, setting
 async def test_html_disguised_as_png_is_refused(logged_in_client: AsyncClient, settings: Settings) -> None:
     response = await logged_in_client.post("/api/uploads/", {"file": upload("cat.png", HTML_AS_PNG, "image/png")})
     assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    assert response.json()["error"].startswith("'cat.png' contains text/html, which is not accepted.")
+    assert response.json()["error"].startswith(
+        "'cat.png' is not an accepted type: its contents are text/html (HTML page)."
+    )
     assert await nothing_written(settings)
 
 

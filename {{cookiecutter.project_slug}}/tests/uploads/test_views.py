@@ -16,7 +16,7 @@ from {{ cookiecutter.project_slug }}.uploads.models import Upload
 from {{ cookiecutter.project_slug }}.users.models import User
 
 from tests.support.clients import logged_in
-from tests.support.files import CSV, TEXT, png_bytes, upload
+from tests.support.files import CSV, TEXT, png_bytes, png_without_pixels, stored, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,15 +91,115 @@ async def test_detail_escapes_the_file_name(logged_in_client: AsyncClient, user:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.txt" in page
 
 
-async def test_detail_polls_for_progress_until_finished(logged_in_client: AsyncClient, user: User) -> None:
-    created = await Upload.objects.acreate(owner=user, original_name="a.txt", size=1, content_type="text/plain")
-    assert "uploads/progress.js" in (await logged_in_client.get(f"/uploads/{created.pk}/")).content.decode()
-    created.status = Upload.Status.DONE
-    created.result = {"kind": "text", "lines": 7}
-    await created.asave()
+async def test_an_unfinished_uploads_page_follows_its_live_status(logged_in_client: AsyncClient, user: User) -> None:
+    created = await sync_to_async(stored)(user, CSV, name="a.csv")
     page = (await logged_in_client.get(f"/uploads/{created.pk}/")).content.decode()
-    assert "uploads/progress.js" not in page
-    assert "<dt>lines</dt><dd>7</dd>" in page
+    assert "uploads/live.js" in page
+    assert f'data-events-url="/uploads/{created.pk}/events/"' in page
+    assert "Waiting for the worker." in page
+    await sync_to_async(lifecycle.process)(created.pk)
+    page = (await logged_in_client.get(f"/uploads/{created.pk}/")).content.decode()
+    assert "uploads/live.js" not in page
+    assert "data-events-url" not in page
+
+
+async def processed(client: AsyncClient, user: User, content: bytes, name: str) -> str:
+    """The page of an upload of ``content``, once the worker has processed it."""
+    created = await sync_to_async(stored)(user, content, name=name)
+    await sync_to_async(lifecycle.process)(created.pk)
+    response = await client.get(f"/uploads/{created.pk}/")
+    assert response.status_code == HTTPStatus.OK
+    return response.content.decode()
+
+
+async def test_an_image_is_shown_with_its_dimensions(logged_in_client: AsyncClient, user: User) -> None:
+    page = await processed(logged_in_client, user, png_bytes(30, 20), "photo.png")
+    created = await Upload.objects.aget(owner=user)
+    assert f'<img src="/uploads/{created.pk}/preview/" width="30" height="20" alt="Preview of photo.png">' in page
+    assert "30 \N{MULTIPLICATION SIGN} 20 pixels · PNG · colour mode RGB" in page
+    assert "<dd>PNG image</dd>" in page
+
+
+async def test_text_and_tables_show_their_figures(logged_in_client: AsyncClient, user: User) -> None:
+    text = await processed(logged_in_client, user, TEXT, "fox.txt")
+    assert '<tr><th scope="row">Lines</th><td>2</td></tr>' in text
+    assert '<tr><th scope="row">Words</th><td>9</td></tr>' in text
+    assert "<dd>Plain text</dd>" in text
+    table = await processed(logged_in_client, user, CSV, "people.csv")
+    assert '<tr><th scope="row">Rows</th><td>3</td></tr>' in table
+    assert '<tr><th scope="row">Columns</th><td>3</td></tr>' in table
+    assert '<tr><th scope="row">Separator</th><td>comma</td></tr>' in table
+
+
+async def test_json_says_whether_it_is_valid_and_where_it_breaks(logged_in_client: AsyncClient, user: User) -> None:
+    valid = await processed(logged_in_client, user, b'{"a": [1, 2]}', "ok.json")
+    assert "Valid JSON; the top level is an object." in valid
+    broken = await processed(logged_in_client, user, b'{"a": [1, 2\n 3]}', "broken.json")
+    assert "Not valid JSON: line 2, column 2: Expecting &#x27;,&#x27; delimiter." in broken
+
+
+async def test_a_file_without_details_says_so(logged_in_client: AsyncClient, user: User) -> None:
+    page = await processed(logged_in_client, user, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "report.pdf")
+    assert "Stored as it is: the worker reads no further details from a PDF document." in page
+
+
+async def test_a_failure_is_explained_in_a_sentence(logged_in_client: AsyncClient, user: User) -> None:
+    page = await processed(logged_in_client, user, png_without_pixels(), "broken.png")
+    assert "This file could not be processed:</strong> Not a readable image: its data is incomplete or damaged." in page
+
+
+async def test_a_processed_image_is_previewed_inline_and_safely(logged_in_client: AsyncClient, user: User) -> None:
+    await processed(logged_in_client, user, png_bytes(), "photo.png")
+    created = await Upload.objects.aget(owner=user)
+    response = await logged_in_client.get(f"/uploads/{created.pk}/preview/")
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"] == 'inline; filename="photo.png"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert await body(response) == png_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "processed_first"),
+    [
+        (png_bytes(), False),  # not inspected yet: its type is only what the upload claimed
+        (CSV, True),  # not an image
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', True),  # scripts run in SVG
+    ],
+)
+async def test_nothing_else_is_previewed(
+    logged_in_client: AsyncClient, user: User, content: bytes, processed_first: bool
+) -> None:
+    created = await sync_to_async(stored)(user, content)
+    if processed_first:
+        await sync_to_async(lifecycle.process)(created.pk)
+    assert (await logged_in_client.get(f"/uploads/{created.pk}/preview/")).status_code == HTTPStatus.NOT_FOUND
+
+
+async def test_the_list_names_types_and_sizes_as_people_read_them(logged_in_client: AsyncClient, user: User) -> None:
+    await sync_to_async(stored)(user, b"x" * 150_000, name="big.txt")
+    page = (await logged_in_client.get("/uploads/")).content.decode()
+    assert '<td data-label="Type">Plain text</td>' in page
+    assert '<td data-label="Size">146 KiB</td>' in page
+
+
+async def test_an_empty_list_says_what_to_do(logged_in_client: AsyncClient) -> None:
+    page = (await logged_in_client.get("/uploads/")).content.decode()
+    assert "No uploads yet" in page
+    assert "Upload your first files" in page
+
+
+async def test_the_upload_form_states_the_limits_before_anyone_tries(
+    logged_in_client: AsyncClient, settings: Settings
+) -> None:
+    settings.UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+    settings.UPLOAD_ALLOWED_TYPES = ["image/png", "text/csv"]
+    page = (await logged_in_client.get("/uploads/new/")).content.decode()
+    assert "<strong>5 MiB</strong> each" in page
+    assert "Accepted: PNG image, CSV table" in page
+    assert 'accept="image/png,.png,text/csv,.csv"' in page
+    assert 'data-max-bytes="5242880"' in page
 
 
 @pytest.mark.parametrize("suffix", ["", "download/"])

@@ -25,15 +25,18 @@ async def stream(file: FieldFile) -> AsyncIterator[bytes]:
         await sync_to_async(file.close)()
 
 
-def download_response(upload: Upload) -> HttpResponseBase:
-    """The file as an attachment; with DOWNLOAD_X_ACCEL_PREFIX set (production), sent by nginx.
+def download_response(upload: Upload, *, inline: bool = False) -> HttpResponseBase:
+    """The file as an attachment (or ``inline``, for image previews); sent by nginx with DOWNLOAD_X_ACCEL_PREFIX set.
 
     Under ASGI, Django would hold a whole FileResponse in memory: nginx sends the file
-    from its internal location instead.
+    from its internal location instead. Inline files are only ever raster images whose
+    type was sniffed from their bytes (presentation.PREVIEWABLE_TYPES), and their policy
+    forbids everything but being shown.
     """
     headers = {
-        "Content-Disposition": content_disposition_header(as_attachment=True, filename=upload.original_name),
+        "Content-Disposition": content_disposition_header(as_attachment=not inline, filename=upload.original_name),
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
         # A user's file: no shared cache (a CDN, a proxy) may keep a copy.
         "Cache-Control": "private, no-store",
     }

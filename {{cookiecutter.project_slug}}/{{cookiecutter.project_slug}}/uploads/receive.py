@@ -21,10 +21,11 @@ from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 
-from . import status_counts, tasks
+from . import live, tasks
 from .inspection import SNIFF_BYTES, sniff_content_type
 from .limits import UploadLimits
 from .models import Upload
+from .presentation import type_name
 
 FIELD_NAME = "file"
 MAX_NAME_LENGTH = 200  # characters kept of the client's file name
@@ -103,10 +104,11 @@ def validate(files: list[UploadedFile[bytes]], limits: UploadLimits) -> list[tup
         content_type = sniff_content_type(uploaded.read(SNIFF_BYTES))
         uploaded.seek(0)
         if content_type not in limits.allowed_types:
-            allowed = ", ".join(limits.allowed_types)
+            allowed = ", ".join(type_name(allowed_type) for allowed_type in limits.allowed_types)
             raise UploadRejectedError(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"{name!r} contains {content_type}, which is not accepted. Accepted types: {allowed}.",
+                f"{name!r} is not an accepted type: its contents are {content_type} ({type_name(content_type)}). "
+                f"Accepted: {allowed}.",
             )
         checked.append((uploaded, content_type))
     return checked
@@ -130,7 +132,7 @@ def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Up
                 uploads.append(upload)
             for upload in uploads:
                 transaction.on_commit(partial(tasks.enqueue, upload.pk), robust=True)
-            transaction.on_commit(partial(status_counts.forget, owner.pk), robust=True)
+            live.changed(owner.pk)
     except BaseException:
         for upload in uploads:  # the rows were rolled back: do not leave their files behind
             if upload.file.name:
