@@ -1,8 +1,9 @@
 """ASGI entry point, the only one: gunicorn (uvicorn workers) and uvicorn serve ``application``.
 
 ASGI_FAST_PATH (on by default) serves requests through config/fast_path/; off, this is
-Django's stock ``get_asgi_application()``. With DEBUG on (development), static files are
-served too, as runserver would.
+Django's stock ``get_asgi_application()``. In development (DJANGO_ENV), static files are
+served too, as runserver would; also with DEBUG off, to see the site as production shows
+it (error pages included) under `make run`.
 https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 
@@ -21,7 +22,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
 application = PooledExecutorASGIHandler() if settings.ASGI_FAST_PATH else ASGIHandler()
-if settings.DEBUG:
+if not settings.PRODUCTION:
     # In production nginx serves /static/; uvicorn under `make run` needs Django to.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 

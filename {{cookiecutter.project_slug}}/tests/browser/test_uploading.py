@@ -1,0 +1,142 @@
+"""Uploading in a real browser: logging in, dropping files, progress, cancelling, the keyboard, and no JavaScript."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+from playwright.async_api import Browser, Locator, Page, expect
+
+from {{ cookiecutter.project_slug }}.uploads.models import Upload
+
+from tests.support.files import CSV, HTML_AS_PNG, TEXT, png_bytes
+
+from .conftest import PASSWORD, Site
+
+WAIT = 15_000  # milliseconds, for what the worker does
+
+
+async def drop_files(page: Page, selector: str, files: list[tuple[str, bytes, str]]) -> None:
+    """Drop files on an element, as a drag from the desktop does (Playwright has no file drop of its own)."""
+    transfer = await page.evaluate_handle(
+        """files => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], f.name, {type: f.type}));
+            }
+            return transfer;
+        }""",
+        [{"name": name, "data": base64.b64encode(data).decode(), "type": kind} for name, data, kind in files],
+    )
+    for event in ("dragenter", "dragover", "drop"):
+        await page.dispatch_event(selector, event, {"dataTransfer": transfer})
+
+
+def item(page: Page, name: str) -> Locator:
+    """The upload page's entry for one file."""
+    return page.locator(".upload-item", has=page.locator(".upload-item-name", has_text=name))
+
+
+async def uploads_named(*names: str) -> list[Upload]:
+    return [upload async for upload in Upload.objects.filter(original_name__in=names)]
+
+
+async def test_logging_in_through_the_form(browser: Browser, site: Site) -> None:
+    context = await site.context(browser, logged_in=False)
+    page = await context.new_page()
+    await page.goto("/")
+    await page.get_by_role("link", name="Log in to upload files").click()
+    await page.get_by_label("Username").fill("alice")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(re.compile(r"/uploads/new/$"))
+    await expect(page.locator(".account-name")).to_have_text("Signed in as alice")
+
+
+async def test_three_dropped_files_one_refused_the_others_done_without_a_reload(browser: Browser, site: Site) -> None:
+    site.start_worker()
+    page = await (await site.context(browser)).new_page()
+    await page.goto("/uploads/new/")
+    await page.evaluate("window.notReloaded = true")
+    await drop_files(
+        page,
+        "[data-dropzone]",
+        [("photo.png", png_bytes(), "image/png"), ("page.png", HTML_AS_PNG, "image/png"), ("people.csv", CSV, "text/csv")],
+    )
+    await expect(item(page, "page.png").locator(".upload-item-status")).to_contain_text(
+        "Refused: 'page.png' is not an accepted type: its contents are text/html (HTML page)."
+    )
+    for name in ("photo.png", "people.csv"):
+        await expect(item(page, name).locator(".upload-item-status")).to_have_text("Done", timeout=WAIT)
+        await expect(item(page, name).get_by_role("link", name=name)).to_have_attribute("href", re.compile("/uploads/"))
+    assert await page.evaluate("window.notReloaded") is True
+    assert {upload.original_name for upload in await uploads_named("photo.png", "page.png", "people.csv")} == {
+        "photo.png",
+        "people.csv",
+    }
+
+
+async def test_a_slow_upload_shows_its_progress_and_can_be_cancelled(browser: Browser, site: Site) -> None:
+    context = await site.context(browser)
+    page = await context.new_page()
+    await page.goto("/uploads/new/")
+    # The network as a slow uplink sees it: 2 MiB take about eight seconds.
+    devtools = await context.new_cdp_session(page)
+    await devtools.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 256 * 1024},
+    )
+    await page.set_input_files("#upload-files", files=[{"name": "big.txt", "mimeType": "text/plain", "buffer": TEXT * 50_000}])
+    upload = item(page, "big.txt")
+    await expect(upload.locator(".upload-item-status")).to_have_text(re.compile(r"Uploading… ([1-9]\d?)%"))
+    assert 0 < await upload.locator("progress").evaluate("bar => bar.value") < 100
+    await upload.get_by_role("button", name="Cancel big.txt").click()
+    await expect(upload.locator(".upload-item-status")).to_have_text("Cancelled")
+    await expect(upload.locator("progress")).to_have_count(0)
+    assert await uploads_named("big.txt") == []
+
+
+async def test_uploading_with_the_keyboard_alone(browser: Browser, site: Site) -> None:
+    site.start_worker()
+    page = await (await site.context(browser)).new_page()
+    await page.goto("/uploads/new/")
+    focused = []
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        focused.append(await page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+        if focused[-1] == "upload-files":
+            break
+    assert focused == ["Skip to content", "My Async Project", "Your uploads", "Upload files", "Log out", "upload-files"]
+    async with page.expect_file_chooser() as chooser:
+        await page.keyboard.press("Space")
+    await (await chooser.value).set_files([{"name": "notes.txt", "mimeType": "text/plain", "buffer": TEXT}])
+    await expect(item(page, "notes.txt").locator(".upload-item-status")).to_have_text("Done", timeout=WAIT)
+    # Screen readers hear it: the page's live region says so.
+    await expect(page.locator("[data-announcer]")).to_have_text("notes.txt: Done")
+
+
+async def test_the_plain_form_uploads_without_javascript(browser: Browser, site: Site, tmp_path: Path) -> None:
+    page = await (await site.context(browser, java_script_enabled=False)).new_page()
+    await page.goto("/uploads/new/")
+    (tmp_path / "notes.txt").write_bytes(TEXT)
+    await page.set_input_files("#upload-files", str(tmp_path / "notes.txt"))
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page).to_have_url(re.compile(r"/uploads/[0-9a-f-]{36}/$"))
+    await expect(page.locator(".messages")).to_have_text("Uploaded notes.txt. Each file is inspected in the background.")
+    await expect(page.locator("h1")).to_have_text("notes.txt")
+
+
+async def test_downloading_a_file(browser: Browser, site: Site) -> None:
+    site.start_worker()
+    page = await (await site.context(browser)).new_page()
+    await page.goto("/uploads/new/")
+    await page.set_input_files("#upload-files", files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": CSV}])
+    await item(page, "people.csv").get_by_role("link", name="people.csv").click()
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download").click()
+    download = await download_info.value
+    assert download.suggested_filename == "people.csv"
+    assert Path(await download.path()).read_bytes() == CSV
+
