@@ -2,9 +2,9 @@
 
 Playwright's async API, so these are async tests like the rest of the suite (the sync API,
 which pytest-playwright's fixtures use, leaves an event loop marked as running and breaks
-every async test that comes after it). Playwright downloads no browser here: it drives an
-installed Chromium, found as CHROMIUM_PATH or `chromium` on PATH. Without one these tests
-are skipped, saying so; with CI set, they fail instead.
+every async test that comes after it). The browser is an installed Chromium
+(CHROMIUM_PATH, or `chromium` on PATH), else the one `uv run playwright install chromium`
+downloads. Without either these tests are skipped, saying so; with CI set, they fail.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest_asyncio
 from django.conf import global_settings
 from django.test import AsyncClient
 from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Error as PlaywrightError
 from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.users.models import User
@@ -38,21 +39,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "no Chromium to drive: install one (Debian: apt-get install chromium) or set CHROMIUM_PATH"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run every test: {message}")
-        pytest.skip(message)
-    return path
+def no_browser(reason: str) -> None:
+    message = (
+        f"{reason}: install Chromium (Debian: apt-get install chromium; elsewhere: "
+        "uv run playwright install chromium) or set CHROMIUM_PATH"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run every test: {message}")
+    pytest.skip(message)
 
 
 @pytest_asyncio.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium: CHROMIUM_PATH, else `chromium` on PATH, else the one `playwright install` downloads."""
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium)
+        try:
+            browser = await playwright.chromium.launch(executable_path=path)
+        except PlaywrightError as error:
+            if path is None and "Executable doesn't exist" in error.message:
+                no_browser("no Chromium to drive")
+            raise
         yield browser
         await browser.close()
 

@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, expect
+from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
+from playwright.async_api import Browser, Error, Page, expect
 
 from {{ cookiecutter.project_slug }}.uploads import lifecycle
 from {{ cookiecutter.project_slug }}.uploads.models import Upload
 from {{ cookiecutter.project_slug }}.users.models import User
 
+from tests.support.browser import drop_files, item
 from tests.support.files import CSV, HTML_AS_PNG, TEXT, png_bytes, png_without_pixels, stored
 
 from .conftest import DESKTOP, PHONE, Site
-from .test_uploading import drop_files, item
 
 WAIT = 15_000  # milliseconds
 SCREENSHOT_DIR = os.environ.get("SCREENSHOT_DIR")
 VARIANTS = [(scheme, device) for scheme in ("light", "dark") for device in ("desktop", "phone")]
+
+
+def record_error(errors: list[str], error: Error) -> None:
+    errors.append(str(error))
 
 
 def sample_uploads(user: User) -> dict[str, Upload]:
@@ -46,7 +51,8 @@ def sample_uploads(user: User) -> dict[str, Upload]:
 
 async def upload_batch(page: Page) -> None:
     """The upload page after a drop of two files, one refused, the other done."""
-    await drop_files(page, "[data-dropzone]", [("sunset.png", png_bytes(64, 40), "image/png"), ("page.png", HTML_AS_PNG, "image/png")])
+    files = [("sunset.png", png_bytes(64, 40), "image/png"), ("page.png", HTML_AS_PNG, "image/png")]
+    await drop_files(page, "[data-dropzone]", files)
     await expect(item(page, "sunset.png").locator(".upload-item-status")).to_have_text("Done", timeout=WAIT)
 
 
@@ -66,14 +72,11 @@ async def test_every_page_is_accessible_and_error_free(browser: Browser, site: S
         ("not-found", "/no-such-page/", True, None),
     ]
     viewport = {**(PHONE if device == "phone" else DESKTOP), "color_scheme": scheme}
-    contexts = {
-        logged_in: await site.context(browser, logged_in=logged_in, **viewport)  # type: ignore[arg-type]
-        for logged_in in (False, True)
-    }
+    contexts = {logged_in: await site.context(browser, logged_in=logged_in, **viewport) for logged_in in (False, True)}
     for name, path, logged_in, prepare in pages:
         page = await contexts[logged_in].new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+        page.on("pageerror", partial(record_error, errors))
         response = await page.goto(path)
         assert response is not None
         if prepare is not None:

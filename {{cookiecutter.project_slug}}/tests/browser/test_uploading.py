@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import re
 from pathlib import Path
 
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, expect
 
 from {{ cookiecutter.project_slug }}.uploads.models import Upload
 
+from tests.support.browser import drop_files, item, payload
 from tests.support.files import CSV, HTML_AS_PNG, TEXT, png_bytes
 
 from .conftest import PASSWORD, Site
 
 WAIT = 15_000  # milliseconds, for what the worker does
-
-
-async def drop_files(page: Page, selector: str, files: list[tuple[str, bytes, str]]) -> None:
-    """Drop files on an element, as a drag from the desktop does (Playwright has no file drop of its own)."""
-    transfer = await page.evaluate_handle(
-        """files => {
-            const transfer = new DataTransfer();
-            for (const f of files) {
-                const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
-                transfer.items.add(new File([bytes], f.name, {type: f.type}));
-            }
-            return transfer;
-        }""",
-        [{"name": name, "data": base64.b64encode(data).decode(), "type": kind} for name, data, kind in files],
-    )
-    for event in ("dragenter", "dragover", "drop"):
-        await page.dispatch_event(selector, event, {"dataTransfer": transfer})
-
-
-def item(page: Page, name: str) -> Locator:
-    """The upload page's entry for one file."""
-    return page.locator(".upload-item", has=page.locator(".upload-item-name", has_text=name))
 
 
 async def uploads_named(*names: str) -> list[Upload]:
@@ -63,7 +42,11 @@ async def test_three_dropped_files_one_refused_the_others_done_without_a_reload(
     await drop_files(
         page,
         "[data-dropzone]",
-        [("photo.png", png_bytes(), "image/png"), ("page.png", HTML_AS_PNG, "image/png"), ("people.csv", CSV, "text/csv")],
+        [
+            ("photo.png", png_bytes(), "image/png"),
+            ("page.png", HTML_AS_PNG, "image/png"),
+            ("people.csv", CSV, "text/csv"),
+        ],
     )
     await expect(item(page, "page.png").locator(".upload-item-status")).to_contain_text(
         "Refused: 'page.png' is not an accepted type: its contents are text/html (HTML page)."
@@ -88,7 +71,7 @@ async def test_a_slow_upload_shows_its_progress_and_can_be_cancelled(browser: Br
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 256 * 1024},
     )
-    await page.set_input_files("#upload-files", files=[{"name": "big.txt", "mimeType": "text/plain", "buffer": TEXT * 50_000}])
+    await page.set_input_files("#upload-files", files=[payload("big.txt", TEXT * 50_000, "text/plain")])
     upload = item(page, "big.txt")
     await expect(upload.locator(".upload-item-status")).to_have_text(re.compile(r"Uploading… ([1-9]\d?)%"))
     assert 0 < await upload.locator("progress").evaluate("bar => bar.value") < 100
@@ -111,20 +94,20 @@ async def test_uploading_with_the_keyboard_alone(browser: Browser, site: Site) -
     assert focused == ["Skip to content", "My Async Project", "Your uploads", "Upload files", "Log out", "upload-files"]
     async with page.expect_file_chooser() as chooser:
         await page.keyboard.press("Space")
-    await (await chooser.value).set_files([{"name": "notes.txt", "mimeType": "text/plain", "buffer": TEXT}])
+    await (await chooser.value).set_files([payload("notes.txt", TEXT, "text/plain")])
     await expect(item(page, "notes.txt").locator(".upload-item-status")).to_have_text("Done", timeout=WAIT)
     # Screen readers hear it: the page's live region says so.
     await expect(page.locator("[data-announcer]")).to_have_text("notes.txt: Done")
 
 
-async def test_the_plain_form_uploads_without_javascript(browser: Browser, site: Site, tmp_path: Path) -> None:
+async def test_the_plain_form_uploads_without_javascript(browser: Browser, site: Site) -> None:
     page = await (await site.context(browser, java_script_enabled=False)).new_page()
     await page.goto("/uploads/new/")
-    (tmp_path / "notes.txt").write_bytes(TEXT)
-    await page.set_input_files("#upload-files", str(tmp_path / "notes.txt"))
+    await page.set_input_files("#upload-files", files=[payload("notes.txt", TEXT, "text/plain")])
     await page.get_by_role("button", name="Upload").click()
     await expect(page).to_have_url(re.compile(r"/uploads/[0-9a-f-]{36}/$"))
-    await expect(page.locator(".messages")).to_have_text("Uploaded notes.txt. Each file is inspected in the background.")
+    message = "Uploaded notes.txt. Each file is inspected in the background."
+    await expect(page.locator(".messages")).to_have_text(message)
     await expect(page.locator("h1")).to_have_text("notes.txt")
 
 
@@ -132,11 +115,10 @@ async def test_downloading_a_file(browser: Browser, site: Site) -> None:
     site.start_worker()
     page = await (await site.context(browser)).new_page()
     await page.goto("/uploads/new/")
-    await page.set_input_files("#upload-files", files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": CSV}])
+    await page.set_input_files("#upload-files", files=[payload("people.csv", CSV, "text/csv")])
     await item(page, "people.csv").get_by_role("link", name="people.csv").click()
     async with page.expect_download() as download_info:
         await page.get_by_role("link", name="Download").click()
     download = await download_info.value
     assert download.suggested_filename == "people.csv"
-    assert Path(await download.path()).read_bytes() == CSV
-
+    assert await asyncio.to_thread(Path(await download.path()).read_bytes) == CSV

@@ -75,6 +75,12 @@ async def test_events_are_sent_then_the_stream_says_it_is_complete(client: Clien
     assert Countdown.finished == [1]
 
 
+async def test_head_is_not_a_stream(client: Client) -> None:
+    response = await client.request("HEAD", "/stream")
+    assert response.status == HTTPStatus.METHOD_NOT_ALLOWED
+    assert Countdown.started == []
+
+
 async def test_a_reconnecting_browser_resumes_after_its_last_event(client: Client) -> None:
     response = await client.get("/stream", headers=[("Last-Event-ID", "2")])
     assert [event["id"] for event in events(response) if "id" in event] == ["3", "4", "5"]

@@ -246,6 +246,8 @@ class EventStreamMixin(AsyncViewBase):
     checks in ``get``) runs in a thread that ends before the first event.
     """
 
+    # Not HEAD: a monitor's HEAD would hold a stream open (and a slot) with no one reading.
+    http_method_names = ["get", "options"]
     heartbeat: float = 15.0
     max_life: float = 3600.0
     idle_timeout: float = 600.0
