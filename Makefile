@@ -6,7 +6,7 @@ RUN := $(UV) run --locked
 # one worker (--dist loadfile): a module's served project or compose stack starts once.
 JOBS ?= 2
 
-.PHONY: help install test lint docs lock bake bench bench-uploads bench-cache bench-request-path bench-workers django-asgi-tests
+.PHONY: help install test lint docs lock bake screenshots bench bench-uploads bench-streams bench-cache bench-request-path bench-workers django-asgi-tests
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -33,11 +33,17 @@ lock:  ## Regenerate the generated project's uv.lock after changing its dependen
 bake:  ## Bake the default project into ./.baked/
 	$(RUN) cookiecutter --no-input --overwrite-if-exists --output-dir .baked .
 
+screenshots:  ## Regenerate docs/screenshots/ from a freshly baked project's browser tests (needs Chromium)
+	$(RUN) python scripts/screenshots.py
+
 bench:  ## Measure bake time and the generated suite's run time
 	$(RUN) python scripts/bench_bake.py
 
 bench-uploads:  ## Measure server memory and /healthz latency while uploads stream in
 	$(RUN) python scripts/bench_uploads.py
+
+bench-streams:  ## Memory, CPU and /healthz latency with 1,000 open live-status streams on one worker (PostgreSQL, Redis, nginx)
+	$(RUN) python scripts/bench_streams.py
 
 bench-cache:  ## Throughput of a cached page vs the same page uncached (gunicorn + uvicorn, wrk)
 	$(RUN) python scripts/bench_cache.py

@@ -22,9 +22,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A baked project served by the production stack (tests/support/stack.py)."""
-    with running_stack(tmp_path_factory.mktemp("stack")) as served:
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """A baked project served by the production stack (tests/support/stack.py).
+
+    A test module may set ``STACK_ENV``, environment values of its own for the stack.
+    """
+    env = getattr(request.module, "STACK_ENV", {})
+    with running_stack(tmp_path_factory.mktemp("stack"), **env) as served:
         yield served
 
 

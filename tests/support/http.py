@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 
 import httpx
@@ -71,3 +73,58 @@ def upload_and_wait(client: httpx.Client, name: str, content: bytes, timeout: fl
         time.sleep(0.2)
         upload = client.get(f"/api/uploads/{upload['id']}/").json()
     return upload
+
+
+class EventStream:
+    """A Server-Sent Events stream read in a thread of its own, as a browser's EventSource reads it.
+
+    ``frames`` holds each frame (the text between blank lines) with the wall-clock time it
+    arrived; ``ended`` is set when the server closes the stream.
+    """
+
+    def __init__(self, client: httpx.Client, path: str, headers: dict[str, str] | None = None) -> None:
+        self.frames: list[tuple[float, str]] = []
+        self.status: int | None = None
+        self.ended = threading.Event()
+        self.error: BaseException | None = None
+        self._response: httpx.Response | None = None
+        self._thread = threading.Thread(target=self._read, args=(client, path, headers or {}), daemon=True)
+        self._thread.start()
+
+    def _read(self, client: httpx.Client, path: str, headers: dict[str, str]) -> None:
+        try:
+            timeout = httpx.Timeout(10.0, read=None)  # a quiet stream is not a dead one
+            with client.stream(
+                "GET", path, headers={"Accept": "text/event-stream", **headers}, timeout=timeout
+            ) as response:
+                self._response = response
+                self.status = response.status_code
+                frame: list[str] = []
+                for line in response.iter_lines():
+                    if line:
+                        frame.append(line)
+                    elif frame:
+                        self.frames.append((time.time(), "\n".join(frame)))
+                        frame = []
+        except httpx.HTTPError as error:
+            self.error = error
+        finally:
+            self.ended.set()
+
+    def events(self) -> list[tuple[float, dict[str, str]]]:
+        """Frames with data (not comments, not retry hints), as their fields."""
+        found = []
+        for arrived, frame in self.frames:
+            fields = dict(line.split(": ", 1) for line in frame.split("\n") if not line.startswith((":", "retry:")))
+            if "data" in fields:
+                found.append((arrived, fields))
+        return found
+
+    def close(self) -> None:
+        """Hang up, as a closed tab does: shut the socket down under the reading thread."""
+        if self._response is not None and not self.ended.is_set():
+            network_stream = self._response.extensions["network_stream"]
+            sock: socket.socket = network_stream.get_extra_info("socket")
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=10)

@@ -60,7 +60,7 @@ daemon off;
 worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log stderr notice;
-events {{ worker_connections 256; }}
+events {{ worker_connections 4096; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
@@ -119,6 +119,7 @@ class Stack:
     nginx_access_log: Path
     nginx_prefix: Path
     nginx_conf: Path
+    workers: int = GUNICORN_WORKERS
     migrate_outputs: list[str] = field(default_factory=list)
 
     def manage(self, *args: str, **env: str) -> str:
@@ -186,7 +187,7 @@ class Stack:
 
         wait_for(ready, "/readyz through nginx", timeout=START_TIMEOUT)
         wait_for(
-            lambda: len(child_pids(self.gunicorn_master())) == GUNICORN_WORKERS,
+            lambda: len(child_pids(self.gunicorn_master())) == self.workers,
             "every gunicorn worker",
             timeout=START_TIMEOUT,
         )
@@ -224,35 +225,39 @@ def stop(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 
 
 @contextmanager
-def running_stack(base: Path) -> Iterator[Stack]:
-    """A baked project served by its deploy/ files under ``base``, on its own PostgreSQL database."""
+def running_stack(base: Path, **env: str) -> Iterator[Stack]:
+    """A baked project served by its deploy/ files under ``base``, on its own PostgreSQL database.
+
+    ``env`` adds to (or replaces) the stack's environment values.
+    """
     services = service_urls()
     required_tool("nginx")
     project = installed_project(base)
     with own_database(project, services["DATABASE_URL"]):
         nginx_port, gunicorn_port = free_port(), free_port()
+        defaults = dict(
+            **services,
+            DJANGO_ENV="production",
+            SECRET_KEY=secrets.token_urlsafe(50),
+            ALLOWED_HOSTS="127.0.0.1",
+            # No TLS in the rig: nginx listens on plain HTTP, so no HTTPS redirect.
+            SECURE_SSL_REDIRECT="0",
+            STATIC_ROOT=str(base / "static"),
+            MEDIA_ROOT=str(base / "media"),
+            UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
+            UPLOAD_MAX_FILES=str(UPLOAD_MAX_FILES),
+            GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
+            GUNICORN_WORKERS=str(GUNICORN_WORKERS),
+            SUPERVISOR_RUN_DIR=str(base / "run"),
+            NGINX_LISTEN=f"127.0.0.1:{nginx_port}",
+            NGINX_UPSTREAM=f"127.0.0.1:{gunicorn_port}",
+            NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
+            # A job stuck in "processing" this long is presumed abandoned (default 300 s).
+            UPLOAD_PROCESSING_TIMEOUT="6",
+        )
         stack = Stack(
             project=project,
-            env=project_env(
-                **services,
-                DJANGO_ENV="production",
-                SECRET_KEY=secrets.token_urlsafe(50),
-                ALLOWED_HOSTS="127.0.0.1",
-                # No TLS in the rig: nginx listens on plain HTTP, so no HTTPS redirect.
-                SECURE_SSL_REDIRECT="0",
-                STATIC_ROOT=str(base / "static"),
-                MEDIA_ROOT=str(base / "media"),
-                UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
-                UPLOAD_MAX_FILES=str(UPLOAD_MAX_FILES),
-                GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
-                GUNICORN_WORKERS=str(GUNICORN_WORKERS),
-                SUPERVISOR_RUN_DIR=str(base / "run"),
-                NGINX_LISTEN=f"127.0.0.1:{nginx_port}",
-                NGINX_UPSTREAM=f"127.0.0.1:{gunicorn_port}",
-                NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
-                # A job stuck in "processing" this long is presumed abandoned (default 300 s).
-                UPLOAD_PROCESSING_TIMEOUT="6",
-            ),
+            env=project_env(**{**defaults, **env}),
             url=f"http://127.0.0.1:{nginx_port}",
             media_root=base / "media",
             static_root=base / "static",
@@ -260,6 +265,7 @@ def running_stack(base: Path) -> Iterator[Stack]:
             nginx_access_log=base / "nginx-access.log",
             nginx_prefix=base / "nginx",
             nginx_conf=base / "nginx" / "nginx.conf",
+            workers=int(env.get("GUNICORN_WORKERS", GUNICORN_WORKERS)),
         )
         stack.media_root.mkdir()
 
