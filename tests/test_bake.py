@@ -78,7 +78,8 @@ def test_generated_workflow_is_a_valid_github_workflow(combination: dict[str, st
 
 
 # What only the example features (include_examples=yes) use: their package, routes, settings and templates.
-EXAMPLE_TRACES = re.compile(r"examples|preview|dashboard|LINK_PREVIEW|DASHBOARD", re.IGNORECASE)
+# ("preview" alone is not one: the uploads app previews images.)
+EXAMPLE_TRACES = re.compile(r"examples|link[ _-]?previews?|PreviewError|dashboard", re.IGNORECASE)
 # Files and phrases that say "example" in the ordinary sense.
 ORDINARY_EXAMPLES = re.compile(
     r"\.env\.example|env_example|example\.com|for example|a\.example|b\.example|max_examples"
