@@ -64,7 +64,7 @@ def test_make_run_serves_the_whole_product(tmp_path: Path, record_property: Call
         wait_for(lambda: output.has("Ctrl-C stops both"), "the banner", timeout=120)
         first_page = time.monotonic() - started
         assert output.has(f"is running at {url}/")
-        assert output.has("No account yet: run `make superuser`")
+        assert output.has("No account yet: sign up at http://127.0.0.1:")
 
         # The site is styled and scripted: its own static files and the admin's, under ASGI.
         home = httpx.get(url + "/")
@@ -83,7 +83,7 @@ def test_make_run_serves_the_whole_product(tmp_path: Path, record_property: Call
         manage = ["uv", "run", "--locked", "python", "manage.py"]
         run([*manage, "createsuperuser", "--no-input", "--username", "ada", "--email", "ada@example.com"], project, env)
         client = http_client(url)
-        log_in(client, "ada", PASSWORD)
+        log_in(client, "ada@example.com", PASSWORD)
         assert "Up to 4 files" in client.get("/uploads/new/").text
 
         # An upload is processed by the worker make run started, and the list counts it.

@@ -235,19 +235,19 @@ def test_stack_stop_web_lets_a_slow_request_finish(
 ) -> None:
     """supervisorctl stop web while a request waits: it finishes (graceful), then gunicorn exits.
 
-    The slow request is slow for a real reason, not a debug endpoint: an admin login
-    whose last_login UPDATE waits for a row lock this test holds, as it would behind
-    another transaction. Runs last in this module; it starts web again afterwards.
+    The slow request is slow for a real reason, not a debug endpoint: a login whose
+    last_login UPDATE waits for a row lock this test holds, as it would behind another
+    transaction. Runs last in this module; it starts web again afterwards.
     """
-    username, password = stack_user
+    email, password = stack_user
     master = stack.gunicorn_master()
     workers = child_pids(master)
     with stack.client() as client:
-        form = client.get("/admin/login/")
+        form = client.get("/accounts/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
         assert token, form.text
         holder = subprocess.Popen(
-            [str(stack.project / ".venv/bin/python"), "-c", HOLD_USER_ROW, stack.env["DATABASE_URL"], username],
+            [str(stack.project / ".venv/bin/python"), "-c", HOLD_USER_ROW, stack.env["DATABASE_URL"], email],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -257,9 +257,9 @@ def test_stack_stop_web_lets_a_slow_request_finish(
         try:
             assert holder.stdout.readline() == "locked\n"
             result: dict[str, httpx.Response] = {}
-            data = {"username": username, "password": password, "csrfmiddlewaretoken": token[1]}
+            data = {"login": email, "password": password, "csrfmiddlewaretoken": token[1], "next": "/admin/"}
             login = threading.Thread(
-                target=lambda: result.update(response=client.post("/admin/login/?next=/admin/", data=data))
+                target=lambda: result.update(response=client.post("/accounts/login/", data=data))
             )
             login.start()
             assert holder.stdout.readline() == "waited on\n"  # the login is in flight, inside the database

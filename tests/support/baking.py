@@ -48,7 +48,25 @@ def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     return chosen
 
 
-COMBINATIONS = pairwise(CHOICES)
+# Answers that change a few lines of settings and docs, not what the code does: each is
+# baked once, given round-robin to the pairwise combinations, instead of being paired
+# with every answer of every other prompt (which would triple the combinations).
+ROUND_ROBIN = ("mail_service",)
+
+
+def with_round_robin(combinations: list[dict[str, str]], choices: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Give each combination one answer of each ROUND_ROBIN prompt, in turn, so that every answer is baked."""
+    for name in ROUND_ROBIN:
+        answers = choices[name]
+        if len(combinations) < len(answers):
+            raise ValueError(f"{len(answers)} answers to {name} but only {len(combinations)} combinations")
+        combinations = [{**combination, name: answers[n % len(answers)]} for n, combination in enumerate(combinations)]
+    return combinations
+
+
+COMBINATIONS = with_round_robin(
+    pairwise({name: answers for name, answers in CHOICES.items() if name not in ROUND_ROBIN}), CHOICES
+)
 
 
 def combination_id(combination: dict[str, str]) -> str:

@@ -41,7 +41,7 @@ LABEL = "org.cookiecutter-async-django.standin"
 UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES = 1024 * 1024, 2
 UPLOAD_MAX_REQUEST_BYTES = UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 64 * 1024
 # The compose project the tests start, and the superuser they log in as.
-USERNAME, PASSWORD = "docker", "docker-password-1"
+EMAIL, PASSWORD = "docker@example.com", "docker-password-1"
 COMPOSE_PROJECT = "cadtest"
 
 
@@ -251,7 +251,7 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
             "exec",
             "-T",
             "-e",
-            f"DJANGO_SUPERUSER_USERNAME={USERNAME}",
+            "DJANGO_SUPERUSER_USERNAME=docker",
             "-e",
             f"DJANGO_SUPERUSER_PASSWORD={PASSWORD}",
             "web",
@@ -260,7 +260,7 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
             "createsuperuser",
             "--no-input",
             "--email",
-            "docker@example.com",
+            EMAIL,
         )
         yield stack
     finally:
@@ -281,5 +281,5 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
 
 def client_for(stack: ComposeStack) -> httpx.Client:
     client = http_client(stack.url)
-    log_in(client, USERNAME, PASSWORD)
+    log_in(client, EMAIL, PASSWORD)
     return client

@@ -36,12 +36,12 @@ def http_client(base_url: str, timeout: float = 30) -> httpx.Client:
     return client
 
 
-def log_in(client: httpx.Client, username: str, password: str) -> None:
-    """Log in through the real login form, CSRF token included."""
+def log_in(client: httpx.Client, email: str, password: str) -> None:
+    """Log in through the real login form, CSRF token included, with the email address (every project accepts it)."""
     client.get("/accounts/login/").raise_for_status()
     response = client.post(
         "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        data={"login": email, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
     )
     assert response.status_code == 302, response.text
     assert "sessionid" in client.cookies

@@ -15,7 +15,7 @@ import pytest
 from .baking import installed_project, own_database, project_env, run, service_urls
 from .http import free_port, http_client, log_in
 
-USERNAME, PASSWORD = "smoke", "smoke-password-1"
+EMAIL, PASSWORD = "smoke@example.com", "smoke-password-1"
 
 
 @dataclass
@@ -38,14 +38,14 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 30
 
 @contextmanager
 def served_by_uvicorn(base: Path) -> Iterator[Served]:
-    """uvicorn and the task worker on PostgreSQL and Redis, with a superuser (USERNAME, PASSWORD)."""
+    """uvicorn and the task worker on PostgreSQL and Redis, with a superuser (EMAIL, PASSWORD)."""
     services = service_urls()
     project = installed_project(base)
-    env = project_env(**services, DJANGO_SUPERUSER_USERNAME=USERNAME, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
+    env = project_env(**services, DJANGO_SUPERUSER_USERNAME="smoke", DJANGO_SUPERUSER_PASSWORD=PASSWORD)
     with own_database(project, services["DATABASE_URL"]):
         manage = ["uv", "run", "--locked", "python", "manage.py"]
         run([*manage, "migrate", "--no-input"], cwd=project, env=env)
-        run([*manage, "createsuperuser", "--no-input", "--email", "smoke@example.com"], cwd=project, env=env)
+        run([*manage, "createsuperuser", "--no-input", "--email", EMAIL], cwd=project, env=env)
         port = free_port()
         uvicorn = ["uv", "run", "--locked", "uvicorn", "config.asgi:application", "--lifespan", "off"]
         server = subprocess.Popen(
@@ -66,5 +66,5 @@ def served_by_uvicorn(base: Path) -> Iterator[Served]:
 
 def logged_in(served: Served) -> httpx.Client:
     client = http_client(served.url)
-    log_in(client, USERNAME, PASSWORD)
+    log_in(client, EMAIL, PASSWORD)
     return client

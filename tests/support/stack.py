@@ -10,7 +10,7 @@ envsubst, as the official image renders it. Every request goes through nginx.
 The ``stack`` fixture (conftest.py) gives a running ``Stack``: ``stack.client()`` talks to
 nginx, ``stack.manage()`` runs manage.py with the stack's environment,
 ``stack.supervisorctl()`` controls web and worker, ``stack.app_log_entries()`` reads the
-JSON log lines; ``stack_user`` is a superuser (username, password).
+JSON log lines; ``stack_user`` is a superuser (email address, password).
 """
 
 from __future__ import annotations
@@ -78,13 +78,13 @@ http {{
 # when told (a line on stdin). Runs in the baked project's virtualenv (psycopg).
 HOLD_USER_ROW = """
 import sys, time, psycopg
-url, username = sys.argv[1:]
+url, email = sys.argv[1:]
 waiting = (
     "SELECT count(*) FROM pg_stat_activity"
     " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE \\"users_user\\"%'"
 )
 with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as watcher:
-    holder.execute("SELECT 1 FROM users_user WHERE username = %s FOR UPDATE", [username])
+    holder.execute("SELECT 1 FROM users_user WHERE email = %s FOR UPDATE", [email])
     print("locked", flush=True)
     deadline = time.monotonic() + 60
     while not watcher.execute(waiting).fetchone()[0]:
@@ -317,13 +317,13 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
 
 
 def create_superuser(stack: Stack) -> tuple[str, str]:
-    """A superuser in the stack's database: (username, password)."""
-    username, password = "stack-admin", secrets.token_urlsafe(16)
+    """A superuser in the stack's database: (email address, password)."""
+    email, password = "admin@example.com", secrets.token_urlsafe(16)
     stack.manage(
-        "createsuperuser", "--no-input", "--username", username, "--email", "admin@example.com",
+        "createsuperuser", "--no-input", "--username", "stack-admin", "--email", email,
         DJANGO_SUPERUSER_PASSWORD=password,
     )  # fmt: skip
-    return username, password
+    return email, password
 
 
 class Load:
@@ -390,7 +390,7 @@ def enqueue_big_upload(stack: Stack, owner: str) -> str:
         "from my_async_project.uploads.models import Upload\n"
         f"rows = b''.join(b'%d,name-%d,%d\\n' % (n, n, n % 97) for n in range({BIG_CSV_ROWS}))\n"
         "content = b'id,name,score\\n' + rows\n"
-        f"owner = get_user_model().objects.get(username={owner!r})\n"
+        f"owner = get_user_model().objects.get(email={owner!r})\n"
         "upload = Upload(owner=owner, original_name='big.csv', size=len(content), content_type='text/csv')\n"
         "upload.file.save(upload.id.hex, ContentFile(content), save=False)\n"
         "upload.save()\n"

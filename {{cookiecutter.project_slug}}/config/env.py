@@ -152,3 +152,47 @@ def database_from_url(url: str) -> dict[str, Any]:
         "PORT": str(parts.port or ""),
         "OPTIONS": dict(parse_qsl(parts.query)),
     }
+{%- if cookiecutter.mail_service == "smtp" %}
+
+
+# EMAIL_URL schemes: (TLS mode, default port). STARTTLS upgrades a plain connection
+# (port 587); implicit TLS speaks TLS from the first byte (port 465).
+EMAIL_SCHEMES = {"smtp": ("none", 25), "smtp+tls": ("starttls", 587), "smtps": ("tls", 465)}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def email_from_url(url: str, *, production: bool, timeout: float) -> dict[str, Any]:
+    """Turn EMAIL_URL into a MAILERS entry.
+
+    ``smtp+tls://user:password@host:587`` (STARTTLS), ``smtps://user:password@host:465``
+    (TLS from the start), ``smtp://host:25`` (no TLS: in production only to a relay on
+    this machine), ``console://`` (print each message to the log instead of sending it).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in EMAIL_SCHEMES:
+        raise ImproperlyConfigured(
+            "EMAIL_URL must start with smtp+tls://, smtps://, smtp:// or console://"
+            f" (got {parts.scheme or 'no'} scheme)"
+        )
+    if not parts.hostname:
+        raise ImproperlyConfigured("EMAIL_URL must name a server: smtp+tls://user:password@smtp.example.com:587")
+    tls, default_port = EMAIL_SCHEMES[parts.scheme]
+    if production and tls == "none" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL sends mail to {parts.hostname} without TLS: use smtp+tls:// (STARTTLS) or smtps://"
+        )
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": parts.hostname,
+            "port": parts.port or default_port,
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_tls": tls == "starttls",
+            "use_ssl": tls == "tls",
+            "timeout": timeout,
+        },
+    }
+{%- endif %}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from config.env import Env, database_from_url
+from config.env import Env, database_from_url{% if cookiecutter.mail_service == "smtp" %}, email_from_url{% endif %}
 from config.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "{{ cookiecutter.project_slug }}.ops",
     "{{ cookiecutter.project_slug }}.pages",
     "{{ cookiecutter.project_slug }}.users",
@@ -68,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # allauth's request context; async-capable, so it adds no thread hop.
+    "allauth.account.middleware.AccountMiddleware",
 ]
 # The lean request path (config/fast_path/): requests reuse their threads, and each of
 # Django's middleware above runs as its audited Inline* subclass, on the event loop
@@ -87,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "{{ cookiecutter.project_slug }}.users.context_processors.accounts",
                 # csp_nonce in every template context: inline <script nonce=...> under SECURE_CSP.
                 "django.template.context_processors.csp",
             ],
@@ -165,11 +171,16 @@ else:
 # within minutes, so a logout Redis missed does not leave a session usable for weeks.
 SESSION_ENGINE = "{{ cookiecutter.project_slug }}.ops.sessions"
 
-# Authentication
+# Authentication and accounts (django-allauth)
 # https://docs.djangoproject.com/en/6.1/topics/auth/
+# https://docs.allauth.org/en/latest/account/configuration.html
 # A project-owned user model from day one: changing it later is a painful migration.
 AUTH_USER_MODEL = "users.User"
-LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "uploads:list"
 LOGOUT_REDIRECT_URL = "home"
 AUTH_PASSWORD_VALIDATORS = [
@@ -178,6 +189,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+ACCOUNT_ADAPTER = "{{ cookiecutter.project_slug }}.users.adapters.AccountAdapter"
+{%- if cookiecutter.username_type == "email" %}
+# People sign up and log in with their email address (the username is filled in for them).
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+{%- else %}
+# People choose a username at sign-up and log in with it or with their email address.
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+{%- endif %}
+ACCOUNT_UNIQUE_EMAIL = True
+# "mandatory": no login before the address is confirmed by the link mailed at sign-up.
+ACCOUNT_EMAIL_VERIFICATION = env.choice(
+    "ACCOUNT_EMAIL_VERIFICATION", "mandatory" if PRODUCTION else "optional", ("mandatory", "optional", "none")
+)
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Off for an invite-only site: staff create accounts in the admin; /accounts/signup/ says it is closed.
+SIGNUP_OPEN = env.boolean("SIGNUP_OPEN", default=True)
+# Logging out takes a POST (the header's button); a GET shows a confirmation page.
+ACCOUNT_LOGOUT_ON_GET = False
+# Messages and status codes never tell whether an account exists (sign-up and password
+# reset answer the same, and mail the address's owner instead).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+# Brute-force limits, counted in the default cache (shared by every process: Redis, or
+# the database table without it), per client address and per account. Past a limit the
+# answer is 429 (users/adapters.py). Format: "amount/period/per", e.g. "5/5m/key".
+ACCOUNT_RATE_LIMITS = {
+    # Failed logins: per client address, and per account ("key": the username or address tried).
+    "login_failed": env.string("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": env.string("SIGNUP_RATE_LIMIT", "20/m/ip"),
+    "reset_password": env.string("PASSWORD_RESET_RATE_LIMIT", "20/m/ip,5/m/key"),
+}
+# Two-factor authentication: an authenticator app (TOTP) and single-use recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = SITE_NAME
 
 # Internationalisation
 # https://docs.djangoproject.com/en/6.1/topics/i18n/
@@ -258,6 +306,51 @@ LIVE_STATUS_MAX_STREAMS_PER_USER = env.integer("LIVE_STATUS_MAX_STREAMS_PER_USER
 # A database queue (django-tasks-db): no extra infrastructure. `manage.py db_worker`
 # runs the tasks. Another backend (e.g. django-tasks-rq) is a change here, not in code.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Email
+# https://docs.djangoproject.com/en/6.1/topics/email/
+# Pages never talk to the mail server: the default mailer puts each message on the task
+# queue (ops/mail.py), and the task worker sends it with the "delivery" mailer, retrying
+# with backoff, so a slow or dead mail server never slows a page and no message is dropped.
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "webmaster@localhost", required=PRODUCTION)  # users' mail
+SERVER_EMAIL = env.string("SERVER_EMAIL", "root@localhost", required=PRODUCTION)  # mail to the site's admins
+MAIL_TIMEOUT = env.number("MAIL_TIMEOUT", 10.0)  # seconds, for each connection to the mail server
+{%- if cookiecutter.mail_service == "smtp" %}
+# smtp+tls://user:password@host:587 (STARTTLS), smtps://user:password@host:465, or
+# console:// to print messages in the worker's log (the development default).
+_delivery = email_from_url(
+    env.string("EMAIL_URL", "console://", required=PRODUCTION), production=PRODUCTION, timeout=MAIL_TIMEOUT
+)
+{%- else %}
+{%- set provider = cookiecutter._mail_providers[cookiecutter.mail_service] %}
+# Through {{ provider.name }}'s HTTP API (django-anymail): https://anymail.dev/en/stable/esps/{{ cookiecutter.mail_service }}/
+# Without {{ provider.variable }} (development), messages are printed in the worker's log.
+{{ provider.variable }} = env.string("{{ provider.variable }}", required=PRODUCTION)
+_delivery = (
+    {
+        "BACKEND": "anymail.backends.{{ cookiecutter.mail_service }}.EmailBackend",
+        "OPTIONS": {
+            "{{ provider.option }}": {{ provider.variable }},
+{%- if cookiecutter.mail_service == "mailgun" %}
+            # Mailgun's EU region: https://api.eu.mailgun.net/v3
+            "api_url": env.string("MAILGUN_API_URL", "https://api.mailgun.net/v3"),
+{%- endif %}
+            "requests_timeout": MAIL_TIMEOUT,
+        },
+    }
+    if {{ provider.variable }}
+    else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+)
+{%- endif %}
+MAILERS = {
+    "default": {"BACKEND": "{{ cookiecutter.project_slug }}.ops.mail.QueuedEmailBackend"},
+    "delivery": _delivery,
+}
+# A message that fails is sent again after MAIL_RETRY_DELAY, then twice as long each time
+# (at most an hour apart); after MAIL_MAX_ATTEMPTS it is logged as an error and its task
+# stays "failed" in the queue, with the message (admin: Django tasks → DB task results).
+MAIL_RETRY_DELAY = env.number("MAIL_RETRY_DELAY", 30.0)  # seconds
+MAIL_MAX_ATTEMPTS = env.integer("MAIL_MAX_ATTEMPTS", 10)
 
 # Security
 # https://docs.djangoproject.com/en/6.1/ref/middleware/#module-django.middleware.security

@@ -1,8 +1,11 @@
 """URL configuration: https://docs.djangoproject.com/en/6.1/topics/http/urls/"""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
+
+# The admin's login is the site's: one form, with its rate limits and two-factor step.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", include("{{ cookiecutter.project_slug }}.pages.urls")),
@@ -11,7 +14,7 @@ urlpatterns = [
 {%- if cookiecutter.include_examples == "yes" %}
     path("", include("{{ cookiecutter.project_slug }}.examples.urls")),
 {%- endif %}
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-up, login, logout, email addresses, password reset and change, two-factor.
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

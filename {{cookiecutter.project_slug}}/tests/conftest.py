@@ -65,12 +65,12 @@ def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> No
 
 @pytest.fixture
 def user(transactional_db: None) -> User:
-    return User.objects.create_user("alice", password="alice-secret-1")
+    return User.objects.create_user("alice", "alice@example.com", "alice-secret-1")
 
 
 @pytest.fixture
 def other_user(transactional_db: None) -> User:
-    return User.objects.create_user("mallory", password="mallory-secret-1")
+    return User.objects.create_user("mallory", "mallory@example.com", "mallory-secret-1")
 
 
 @pytest_asyncio.fixture

@@ -97,7 +97,7 @@ def site(
     """
     # The server checks passwords with the real hashers, not the suite's fast MD5.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    user = User.objects.create_user("alice", password=PASSWORD)
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
     marker = request.node.get_closest_marker("server_env")
     # DEBUG off, as in production: error pages are the site's own, templates are cached.
     server = live_server_factory(DEBUG="0", BROADCAST_POLL_INTERVAL="0.2", **(marker.kwargs if marker else {}))

@@ -26,12 +26,12 @@ async def test_logging_in_through_the_form(browser: Browser, site: Site) -> None
     context = await site.context(browser, logged_in=False)
     page = await context.new_page()
     await page.goto("/")
-    await page.get_by_role("link", name="Log in to upload files").click()
-    await page.get_by_label("Username").fill("alice")
+    await page.get_by_role("link", name="Sign in to upload files").click()
+    await page.get_by_label("{% if cookiecutter.username_type == "email" %}Email{% else %}Username or email{% endif %}").fill("alice@example.com")
     await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(re.compile(r"/uploads/new/$"))
-    await expect(page.locator(".account-name")).to_have_text("Signed in as alice")
+    await expect(page.locator(".account-name")).to_have_text("Signed in as {% if cookiecutter.username_type == "email" %}alice@example.com{% else %}alice{% endif %}")
 
 
 async def test_three_dropped_files_one_refused_the_others_done_without_a_reload(browser: Browser, site: Site) -> None:
@@ -91,7 +91,16 @@ async def test_uploading_with_the_keyboard_alone(browser: Browser, site: Site) -
         focused.append(await page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
         if focused[-1] == "upload-files":
             break
-    assert focused == ["Skip to content", "My Async Project", "Your uploads", "Upload files", "Log out", "upload-files"]
+    account = "Signed in as {% if cookiecutter.username_type == "email" %}alice@example.com{% else %}alice{% endif %}"
+    assert focused == [
+        "Skip to content",
+        "My Async Project",
+        "Your uploads",
+        "Upload files",
+        account,
+        "Sign out",
+        "upload-files",
+    ]
     async with page.expect_file_chooser() as chooser:
         await page.keyboard.press("Space")
     await (await chooser.value).set_files([payload("notes.txt", TEXT, "text/plain")])

@@ -40,9 +40,9 @@ def two_workers(live_server_factory: Callable[..., LiveServer], database_cache: 
 def alice(two_workers: LiveServer, settings: Settings, transactional_db: None) -> Iterator[httpx.Client]:
     """A client logged in through the form; the password hashed as the server checks it (not with MD5)."""
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    User.objects.create_user("alice", password="alice-secret-1")
+    User.objects.create_user("alice", "alice@example.com", "alice-secret-1")
     with httpx.Client(base_url=two_workers.url) as client:
-        log_in(client, "alice", "alice-secret-1")
+        log_in(client, "alice@example.com", "alice-secret-1")
         yield client
 
 

@@ -93,9 +93,9 @@ def test_web_server_and_worker_run_and_stop_together(devserver: DevServer, setti
 
     # The task worker it started processes an upload.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # as the server checks them
-    User.objects.create_user("ada", password="ada-secret-1")
+    User.objects.create_user("ada", "ada@example.com", "ada-secret-1")
     with httpx.Client(base_url=devserver.url) as client:
-        log_in(client, "ada", "ada-secret-1")
+        log_in(client, "ada@example.com", "ada-secret-1")
         response = client.post(
             "/api/uploads/",
             files={"file": ("a.csv", b"a,b\n1,2\n")},

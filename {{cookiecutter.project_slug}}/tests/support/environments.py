@@ -14,7 +14,20 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "{{ cookiecutter.domain_name }}",
     "DATABASE_URL": DEAD_DATABASE_URL,
     "REDIS_URL": DEAD_REDIS_URL,
+    "DEFAULT_FROM_EMAIL": "noreply@{{ cookiecutter.domain_name }}",
+    "SERVER_EMAIL": "server@{{ cookiecutter.domain_name }}",
+{%- if cookiecutter.mail_service == "smtp" %}
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.{{ cookiecutter.domain_name }}:587",
+{%- else %}
+    "{{ cookiecutter._mail_providers[cookiecutter.mail_service].variable }}": "a-test-key",
+{%- endif %}
 }
+# What production needs to send mail, in the order settings read it.
+MAIL_VARIABLES = [
+    "DEFAULT_FROM_EMAIL",
+    "SERVER_EMAIL",
+    "{% if cookiecutter.mail_service == "smtp" %}EMAIL_URL{% else %}{{ cookiecutter._mail_providers[cookiecutter.mail_service].variable }}{% endif %}",
+]
 
 
 def settings_under(names: list[str], **env: str) -> dict[str, Any]:

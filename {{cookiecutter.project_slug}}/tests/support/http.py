@@ -7,12 +7,12 @@ from http import HTTPStatus
 import httpx
 
 
-def log_in(client: httpx.Client, username: str, password: str) -> None:
-    """Log in through the login form, as a browser would."""
+def log_in(client: httpx.Client, email: str, password: str) -> None:
+    """Log in through the login form, as a browser would (with the email address: every project accepts it)."""
     client.get("/accounts/login/").raise_for_status()
     response = client.post(
         "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        data={"login": email, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
     )
     assert response.status_code == HTTPStatus.FOUND, response.text
 

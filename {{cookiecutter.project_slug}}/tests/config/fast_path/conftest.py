@@ -56,4 +56,4 @@ def fast_app() -> ASGIHandler:
 
 @pytest.fixture
 def alice(transactional_db: None) -> User:
-    return User.objects.create_user(username="alice", password=PASSWORD)
+    return User.objects.create_user("alice", "alice@example.com", PASSWORD)

@@ -139,9 +139,10 @@ class Command(BaseCommand):
     def banner(self, url: str, *, worker: bool) -> str:
         has_account = get_user_model()._default_manager.exists()
         first_step = (
-            f"Log in at {url}/accounts/login/"
+            f"Sign in at {url}/accounts/login/ or sign up at {url}/accounts/signup/"
             if has_account
-            else "No account yet: run `make superuser` in another terminal to create the first one"
+            else f"No account yet: sign up at {url}/accounts/signup/ (its mail is printed here),"
+            " or run `make superuser` in another terminal for an admin"
         )
         running = "The web server and the task worker run here" if worker else "The web server runs here"
         lines = [

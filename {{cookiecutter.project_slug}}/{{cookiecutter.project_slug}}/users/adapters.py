@@ -1,0 +1,28 @@
+"""How allauth behaves in this project: sign-up can be closed, and a rate limit answers 429."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.core.ratelimit import respond_429
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+
+# allauth ships no type information (no py.typed): its classes are Any to mypy.
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return bool(settings.SIGNUP_OPEN)
+
+    def validation_error(self, code: str, *args: Any) -> ValidationError:
+        # allauth reports a passed login limit as a form error (200, "too many failed
+        # login attempts"); every other limit it answers with 429. One answer for all:
+        # the 429 page (templates/429.html), which AccountMiddleware returns.
+        if code == "too_many_login_attempts" and context.request is not None:
+            raise ImmediateHttpResponse(respond_429(context.request))
+        error: ValidationError = super().validation_error(code, *args)
+        return error
