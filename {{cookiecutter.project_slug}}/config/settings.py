@@ -333,8 +333,8 @@ _delivery = (
             "{{ provider.option }}": {{ provider.variable }},
 {%- if cookiecutter.mail_service == "mailgun" %}
             # Mailgun's EU region: https://api.eu.mailgun.net/v3
-            "api_url": env.string("MAILGUN_API_URL", "https://api.mailgun.net/v3"),
 {%- endif %}
+            "api_url": env.string("{{ provider.prefix }}_API_URL", "{{ provider.api_url }}"),
             "requests_timeout": MAIL_TIMEOUT,
         },
     }

@@ -23,6 +23,7 @@ from {{ cookiecutter.project_slug }}.toolkit import outbound
 from {{ cookiecutter.project_slug }}.users.models import User
 
 from tests.support.clients import logged_in
+from tests.support.mail import MailServer, SmtpServer
 from tests.support.processes import LiveServer, Worker, database_url_for_tests, free_port, project_env
 from tests.support.servers import RedisServer, UpstreamServer, redis_cache_config
 
@@ -119,6 +120,26 @@ def worker_factory(django_db_setup: None, settings: Settings) -> Iterator[Callab
     yield start
     for worker in workers:
         worker.stop()
+
+
+# Mail: a real SMTP server on 127.0.0.1 (aiosmtpd), and what the project sends mail through
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """{% if cookiecutter.mail_service == "smtp" %}The SMTP server EMAIL_URL names{% else %}A stand-in for {{ cookiecutter._mail_providers[cookiecutter.mail_service].name }}'s API{% endif %}, for the served project's worker."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 # Caches: a private local-memory cache, or a real Redis the test may stop (tests/support/servers.py)

@@ -27,7 +27,7 @@ async def test_logging_in_through_the_form(browser: Browser, site: Site) -> None
     page = await context.new_page()
     await page.goto("/")
     await page.get_by_role("link", name="Sign in to upload files").click()
-    await page.get_by_label("{% if cookiecutter.username_type == "email" %}Email{% else %}Username or email{% endif %}").fill("alice@example.com")
+    await page.get_by_label("{% if cookiecutter.username_type == "email" %}Email{% else %}Login{% endif %}").fill("alice@example.com")
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(re.compile(r"/uploads/new/$"))

@@ -1,0 +1,114 @@
+"""ops/mail.py: pages queue their mail, the task worker sends it and retries what fails."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives, send_mail
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from pytest_django.fixtures import Settings
+
+from {{ cookiecutter.project_slug }}.ops.mail import deliver, retry_delay
+
+from tests.support.mail import SmtpServer
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUEUED = {"BACKEND": "{{ cookiecutter.project_slug }}.ops.mail.QueuedEmailBackend"}
+
+
+def queued_deliveries() -> list[DBTaskResult[Any, Any]]:
+    return list(DBTaskResult.objects.filter(task_path__endswith="ops.mail.deliver").order_by("enqueued_at"))
+
+
+def smtp_mailer(port: int) -> dict[str, Any]:
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 2},
+    }
+
+
+def run(result: DBTaskResult[Any, Any]) -> None:
+    """What the worker does with a queued delivery."""
+    deliver.call(*result.args_kwargs["args"], **result.args_kwargs["kwargs"])
+
+
+def test_a_page_queues_its_mail_and_the_worker_sends_it_whole(settings: Settings) -> None:
+    settings.MAILERS = {"default": QUEUED, "delivery": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    message = EmailMultiAlternatives(
+        "Your report", "See attached.", "noreply@example.com", ["ada@example.com"], cc=["grace@example.com"]
+    )
+    message.attach_alternative("<p>See attached.</p>", "text/html")
+    message.attach("report.csv", "city,people\nParis,2100000\n", "text/csv")
+    message.attach("logo.bin", b"\x00\xff\x10", "application/octet-stream")
+    assert message.send() == 1
+    assert mail.outbox == []  # nothing sent from the page
+
+    [queued] = queued_deliveries()
+    run(queued)
+    [sent] = mail.outbox
+    assert isinstance(sent, EmailMultiAlternatives)
+    assert (sent.subject, sent.body, sent.from_email) == ("Your report", "See attached.", "noreply@example.com")
+    assert (sent.to, sent.cc) == (["ada@example.com"], ["grace@example.com"])
+    assert [tuple(alternative) for alternative in sent.alternatives] == [("<p>See attached.</p>", "text/html")]
+    assert [tuple(attachment) for attachment in sent.attachments] == [
+        ("report.csv", "city,people\nParis,2100000\n", "text/csv"),
+        ("logo.bin", b"\x00\xff\x10", "application/octet-stream"),
+    ]
+
+
+def test_mail_reaches_a_real_smtp_server(settings: Settings, smtp_server: SmtpServer) -> None:
+    settings.MAILERS = {"default": QUEUED, "delivery": smtp_mailer(smtp_server.port)}
+    send_mail("Hello", "Over SMTP.", "noreply@example.com", ["ada@example.com"])
+    run(queued_deliveries()[0])
+    received = smtp_server.wait_for("ada@example.com", "Hello")
+    assert received.get_content().strip() == "Over SMTP."
+
+
+def test_a_failed_delivery_is_queued_again_later(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    dead_port = free_port()  # nothing listens there
+    settings.MAILERS = {"default": QUEUED, "delivery": smtp_mailer(dead_port)}
+    settings.MAIL_RETRY_DELAY = 30.0
+    send_mail("Hello", "Later.", "noreply@example.com", ["ada@example.com"])
+    [first] = queued_deliveries()
+    with caplog.at_level(logging.WARNING, logger="{{ cookiecutter.project_slug }}.ops.mail"):
+        run(first)
+    [retry] = [result for result in queued_deliveries() if result.pk != first.pk]
+    assert retry.args_kwargs["args"] == [first.args_kwargs["args"][0], 2]
+    assert timedelta(seconds=25) < retry.run_after - timezone.now() <= timedelta(seconds=30)
+    [record] = caplog.records
+    assert record.getMessage().startswith("mail 'Hello' to 1 recipient(s) failed (")
+    assert "ada@example.com" not in record.getMessage()  # addresses stay out of the log
+
+    # The server is back: the retry goes out.
+    server = SmtpServer(dead_port)
+    server.start()
+    try:
+        run(retry)
+        server.wait_for("ada@example.com", "Hello")
+    finally:
+        server.stop()
+
+
+def test_the_last_attempt_fails_loudly(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    settings.MAILERS = {"default": QUEUED, "delivery": smtp_mailer(free_port())}
+    settings.MAIL_MAX_ATTEMPTS = 3
+    send_mail("Hello", "Never.", "noreply@example.com", ["ada@example.com"])
+    [queued] = queued_deliveries()
+    with pytest.raises(ConnectionRefusedError), caplog.at_level(logging.ERROR):
+        deliver.call(queued.args_kwargs["args"][0], 3)
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == [
+        "mail 'Hello' to 1 recipient(s) not sent after 3 attempts"
+    ]
+    assert len(queued_deliveries()) == 1  # not queued again
+
+
+def test_retries_back_off_up_to_an_hour(settings: Settings) -> None:
+    settings.MAIL_RETRY_DELAY = 30.0
+    assert [retry_delay(attempt) for attempt in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
