@@ -78,7 +78,15 @@ def test_make_run_serves_the_whole_product(tmp_path: Path, record_property: Call
         assert script.status_code == HTTPStatus.OK
         assert "javascript" in script.headers["content-type"]
 
-        # The first account, as the banner says (make superuser, without its questions).
+        # Sign up, as the banner says: the confirmation mail is printed in make run's output.
+        visitor = http_client(url)
+        visitor.get("/accounts/signup/").raise_for_status()
+        form = {"email": "grace@example.com", "password1": PASSWORD, "password2": PASSWORD}
+        response = visitor.post("/accounts/signup/", data={**form, "csrfmiddlewaretoken": visitor.cookies["csrftoken"]})
+        assert response.status_code == HTTPStatus.FOUND, response.text
+        wait_for(lambda: output.has("/accounts/confirm-email/"), "the confirmation mail in the output", timeout=30)
+
+        # The first admin, as the banner says (make superuser, without its questions).
         env = project_env(DJANGO_SUPERUSER_PASSWORD=PASSWORD)
         manage = ["uv", "run", "--locked", "python", "manage.py"]
         run([*manage, "createsuperuser", "--no-input", "--username", "ada", "--email", "ada@example.com"], project, env)

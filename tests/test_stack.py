@@ -10,13 +10,16 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -168,6 +171,33 @@ def test_stack_accepts_what_the_upload_form_promises(stack: Stack, stack_user: t
     assert one_over.json() == {"error": "'big.txt' is larger than the limit of 1 MiB per file."}
 
 
+def test_stack_sign_up_through_real_mail_and_failed_logins_limited_in_redis(stack: Stack) -> None:
+    """Production's accounts: the confirmation mail goes out through the worker and SMTP; failed
+    logins are counted in Redis, exactly, whichever gunicorn worker nginx hands each one to."""
+    email, password = "newcomer@example.com", secrets.token_urlsafe(16)
+
+    def post(client: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
+        client.get(path).raise_for_status()
+        return client.post(path, data={**data, "csrfmiddlewaretoken": client.cookies["csrftoken"]})
+
+    with stack.client() as client:
+        response = post(client, "/accounts/signup/", {"email": email, "password1": password, "password2": password})
+        assert (response.status_code, response.headers["location"]) == (HTTPStatus.FOUND, "/accounts/confirm-email/")
+        link = stack.mail.link_mailed_to(email, "/accounts/confirm-email/")
+        assert link.startswith("https://")  # production's links are HTTPS (the rig itself serves plain HTTP)
+        assert post(client, urlsplit(link).path, {}).status_code == HTTPStatus.FOUND
+        assert client.get("/uploads/").status_code == HTTPStatus.OK
+
+    def wrong_login(_: int) -> int:
+        with stack.client() as client:
+            return post(client, "/accounts/login/", {"login": email, "password": "wrong"}).status_code
+
+    # The default limit: 5 failures per account. Six at once, over the workers: one refused.
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(wrong_login, range(6)))
+    assert statuses == [HTTPStatus.OK] * 5 + [HTTPStatus.TOO_MANY_REQUESTS]
+
+
 def test_stack_survives_a_killed_gunicorn_worker(stack: Stack, record_property: Callable[[str, object], None]) -> None:
     """kill -9 one worker under load: the other keeps serving, the master replaces the dead one."""
     master = stack.gunicorn_master()
@@ -258,9 +288,7 @@ def test_stack_stop_web_lets_a_slow_request_finish(
             assert holder.stdout.readline() == "locked\n"
             result: dict[str, httpx.Response] = {}
             data = {"login": email, "password": password, "csrfmiddlewaretoken": token[1], "next": "/admin/"}
-            login = threading.Thread(
-                target=lambda: result.update(response=client.post("/accounts/login/", data=data))
-            )
+            login = threading.Thread(target=lambda: result.update(response=client.post("/accounts/login/", data=data)))
             login.start()
             assert holder.stdout.readline() == "waited on\n"  # the login is in flight, inside the database
 

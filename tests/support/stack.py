@@ -37,6 +37,7 @@ import pytest
 
 from .baking import installed_project, own_database, project_env, run, service_urls
 from .http import free_port, http_client
+from .mail import SmtpServer
 from .processes import child_pids, wait_for
 
 UPLOAD_MAX_BYTES = 1024 * 1024  # bytes: small, so the over-limit request is quick to send
@@ -119,6 +120,7 @@ class Stack:
     nginx_access_log: Path
     nginx_prefix: Path
     nginx_conf: Path
+    mail: SmtpServer
     workers: int = GUNICORN_WORKERS
     migrate_outputs: list[str] = field(default_factory=list)
 
@@ -233,7 +235,7 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
     services = service_urls()
     required_tool("nginx")
     project = installed_project(base)
-    with own_database(project, services["DATABASE_URL"]):
+    with own_database(project, services["DATABASE_URL"]), SmtpServer() as mail:
         nginx_port, gunicorn_port = free_port(), free_port()
         defaults = dict(
             **services,
@@ -254,6 +256,10 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
             NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
             # A job stuck in "processing" this long is presumed abandoned (default 300 s).
             UPLOAD_PROCESSING_TIMEOUT="6",
+            # The worker sends the site's mail to a real SMTP server of the test's.
+            EMAIL_URL=mail.url,
+            DEFAULT_FROM_EMAIL="noreply@example.com",
+            SERVER_EMAIL="server@example.com",
         )
         stack = Stack(
             project=project,
@@ -265,6 +271,7 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
             nginx_access_log=base / "nginx-access.log",
             nginx_prefix=base / "nginx",
             nginx_conf=base / "nginx" / "nginx.conf",
+            mail=mail,
             workers=int(env.get("GUNICORN_WORKERS", GUNICORN_WORKERS)),
         )
         stack.media_root.mkdir()

@@ -170,7 +170,7 @@ def email_from_url(url: str, *, production: bool, timeout: float) -> dict[str, A
     """
     parts = urlsplit(url)
     if parts.scheme == "console":
-        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "{{ cookiecutter.project_slug }}.ops.mail.ConsoleBackend"}
     if parts.scheme not in EMAIL_SCHEMES:
         raise ImproperlyConfigured(
             "EMAIL_URL must start with smtp+tls://, smtps://, smtp:// or console://"

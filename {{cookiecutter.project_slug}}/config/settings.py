@@ -339,7 +339,7 @@ _delivery = (
         },
     }
     if {{ provider.variable }}
-    else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    else {"BACKEND": "{{ cookiecutter.project_slug }}.ops.mail.ConsoleBackend"}
 )
 {%- endif %}
 MAILERS = {

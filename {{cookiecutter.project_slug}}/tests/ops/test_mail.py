@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from pytest_django.fixtures import Settings
 
-from {{ cookiecutter.project_slug }}.ops.mail import deliver, retry_delay
+from {{ cookiecutter.project_slug }}.ops.mail import ConsoleBackend, deliver, retry_delay
 
 from tests.support.mail import SmtpServer
 from tests.support.processes import free_port
@@ -112,3 +113,19 @@ def test_the_last_attempt_fails_loudly(settings: Settings, caplog: pytest.LogCap
 def test_retries_back_off_up_to_an_hour(settings: Settings) -> None:
     settings.MAIL_RETRY_DELAY = 30.0
     assert [retry_delay(attempt) for attempt in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
+
+
+def test_development_prints_mail_with_its_links_whole() -> None:
+    """Django's console mailer prints quoted-printable lines, which split a long link; this one prints the text."""
+    link = "http://127.0.0.1:8000/accounts/confirm-email/" + "x" * 80 + "/"
+    printed = io.StringIO()
+    ConsoleBackend(alias="delivery", stream=printed).send_messages(
+        [EmailMultiAlternatives("Confirm", f"Go to {link}\n", "noreply@example.com", ["ada@example.com"])]
+    )
+    assert printed.getvalue().splitlines()[:5] == [
+        "From: noreply@example.com",
+        "To: ada@example.com",
+        "Subject: Confirm",
+        "",
+        f"Go to {link}",
+    ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, mailers
+from django.core.mail.backends import console
 from django.core.mail.backends.base import BaseEmailBackend
 from django.tasks import task
 from django.utils import timezone
@@ -101,3 +102,12 @@ class QueuedEmailBackend(BaseEmailBackend):
             if message.recipients():
                 deliver.enqueue(to_payload(message))
         return len(messages)
+
+
+class ConsoleBackend(console.EmailBackend):
+    """Prints each message as written, for development: Django's console mailer prints the
+    encoded MIME message, whose quoted-printable lines split long links in two."""
+
+    def write_message(self, message: EmailMessage) -> None:
+        headers = [f"From: {message.from_email}", f"To: {', '.join(message.to)}", f"Subject: {message.subject}"]
+        self.stream.write("\n".join([*headers, "", str(message.body), "-" * 79, ""]))
