@@ -201,6 +201,10 @@ def environment(project: Path, services: bool) -> tuple[dict[str, str], str | No
         "DATABASE_URL": database_url,
         # Plain HTTP on the loopback: no redirect to HTTPS.
         "SECURE_SSL_REDIRECT": "0",
+        # Production requires mail settings; no page of the benchmark sends mail.
+        "EMAIL_URL": "console://",
+        "DEFAULT_FROM_EMAIL": "noreply@example.com",
+        "SERVER_EMAIL": "server@example.com",
         "STATIC_ROOT": str(project / "staticfiles"),
     }, database_url
 

@@ -7,6 +7,9 @@ in ``.env.example`` (a test keeps the two in sync). With no ``DATABASE_URL`` and
 https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
+{% if cookiecutter.username_type == "email" -%}
+from operator import attrgetter
+{% endif -%}
 from pathlib import Path
 
 from django.utils.csp import CSP
@@ -191,9 +194,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 ACCOUNT_ADAPTER = "{{ cookiecutter.project_slug }}.users.adapters.AccountAdapter"
 {%- if cookiecutter.username_type == "email" %}
-# People sign up and log in with their email address (the username is filled in for them).
+# People sign up and log in with their email address (the username is filled in for them,
+# and never shown: messages name the address).
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_DISPLAY = attrgetter("email")
 {%- else %}
 # People choose a username at sign-up and log in with it or with their email address.
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
@@ -205,6 +210,9 @@ ACCOUNT_EMAIL_VERIFICATION = env.choice(
     "ACCOUNT_EMAIL_VERIFICATION", "mandatory" if PRODUCTION else "optional", ("mandatory", "optional", "none")
 )
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Sessions last SESSION_COOKIE_AGE (two weeks) after every login, as with Django's own
+# login: no "Remember me" box.
+ACCOUNT_SESSION_REMEMBER = True
 # Off for an invite-only site: staff create accounts in the admin; /accounts/signup/ says it is closed.
 SIGNUP_OPEN = env.boolean("SIGNUP_OPEN", default=True)
 # Logging out takes a POST (the header's button); a GET shows a confirmation page.

@@ -64,7 +64,12 @@ async def test_every_page_is_accessible_and_error_free(browser: Browser, site: S
     pages: list[tuple[str, str, bool, Callable[[Page], Awaitable[None]] | None]] = [
         ("home", "/", False, None),
         ("login", "/accounts/login/", False, None),
+        ("signup", "/accounts/signup/", False, None),
+        ("password-reset", "/accounts/password/reset/", False, None),
         ("home-signed-in", "/", True, None),
+        ("account-email", "/accounts/email/", True, None),
+        ("account-password", "/accounts/password/change/", True, None),
+        ("account-two-factor", "/accounts/2fa/", True, None),
         ("upload", "/uploads/new/", True, None),
         ("upload-batch", "/uploads/new/", True, upload_batch),
         ("list", "/uploads/", True, None),

@@ -1,4 +1,4 @@
-"""config/env.py: typed environment variables, DATABASE_URL, and the .env file."""
+"""config/env.py: typed environment variables, DATABASE_URL{% if cookiecutter.mail_service == "smtp" %}, EMAIL_URL{% endif %} and the .env file."""
 
 import os
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import Env, database_from_url, load_dotenv, read_dotenv
+from config.env import Env, database_from_url{% if cookiecutter.mail_service == "smtp" %}, email_from_url{% endif %}, load_dotenv, read_dotenv
 
 from tests.support.environments import settings_under
 
@@ -82,3 +82,42 @@ def test_manage_py_reads_dotenv_and_the_environment_wins(tmp_path: Path) -> None
 def test_the_suite_reads_no_dotenv() -> None:
     """A developer's .env never changes a test's outcome: tests/conftest.py points DOTENV_FILE nowhere."""
     assert os.environ["DOTENV_FILE"] == os.devnull
+{%- if cookiecutter.mail_service == "smtp" %}
+
+
+def test_email_url_gives_an_smtp_mailer() -> None:
+    mailer = email_from_url("smtp+tls://mailer%40example.com:s%3Acret@smtp.example.com", production=True, timeout=7)
+    assert mailer == {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": "smtp.example.com",
+            "port": 587,
+            "username": "mailer@example.com",
+            "password": "s:cret",
+            "use_tls": True,
+            "use_ssl": False,
+            "timeout": 7,
+        },
+    }
+    implicit = email_from_url("smtps://u:p@smtp.example.com", production=True, timeout=7)["OPTIONS"]
+    assert (implicit["port"], implicit["use_tls"], implicit["use_ssl"]) == (465, False, True)
+
+
+def test_production_refuses_plain_smtp_to_another_machine() -> None:
+    with pytest.raises(ImproperlyConfigured, match="without TLS: use smtp\\+tls://"):
+        email_from_url("smtp://smtp.example.com:25", production=True, timeout=7)
+    assert email_from_url("smtp://127.0.0.1:25", production=True, timeout=7)["OPTIONS"]["use_tls"] is False
+    assert email_from_url("smtp://smtp.example.com:25", production=False, timeout=7)["OPTIONS"]["port"] == 25
+
+
+@pytest.mark.parametrize("url", ["mailto:a@b.c", "smtp+tls://", "http://smtp.example.com"])
+def test_unusable_email_url_is_refused(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL must"):
+        email_from_url(url, production=False, timeout=7)
+
+
+def test_console_email_url_prints_mail() -> None:
+    assert email_from_url("console://", production=True, timeout=7) == {
+        "BACKEND": "{{ cookiecutter.project_slug }}.ops.mail.ConsoleBackend"
+    }
+{%- endif %}
