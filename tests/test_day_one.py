@@ -115,9 +115,13 @@ def test_make_run_serves_the_whole_product(tmp_path: Path, record_property: Call
         wait_for(lambda: not processes & set(parents()), "every process to stop", timeout=30)
         assert output.has("Stopping")
     finally:
-        if make_run.poll() is None:
-            os.killpg(make_run.pid, signal.SIGKILL)
-            make_run.wait()
+        if make_run.poll() is None:  # the test failed midway: let make run stop what it started first
+            os.killpg(make_run.pid, signal.SIGINT)
+            try:
+                make_run.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(make_run.pid, signal.SIGKILL)
+                make_run.wait()
         output.reader.join(timeout=10)
     measured(
         record_property,
