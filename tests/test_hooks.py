@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import html
+import json
 import re
 import subprocess
 import tomllib
@@ -118,13 +119,15 @@ def test_unusual_but_valid_answers_are_accepted(answers: dict[str, str], tmp_pat
 
 # Typed at the prompt: cookiecutter takes braces literally there (given with --no-input, it
 # would render them as Jinja).
+# The prompts cookiecutter asks, in order (private "_" variables are not asked).
+PROMPTS = [name for name in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()) if not name.startswith("_")]
 HOSTILE_NAMES = ["Bob's Blog", 'O"Brien & Sons', "Café & Crème", "Zoë <b>{{ x }}</b> {% y %} 100% $HOME `id` \\ ;"]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_any_printable_name_bakes_escaped_for_each_file_kind(name: str, tmp_path: Path) -> None:
     """The name comes out as itself in Python, TOML, HTML (Django templates), Markdown and a systemd unit."""
-    answers = f"{name}\n" + "\n" * 10  # the name, then every other default
+    answers = f"{name}\n" + "\n" * (len(PROMPTS) - 1)  # the name, then every other default
     result = subprocess.run(
         ["cookiecutter", "--output-dir", str(tmp_path), str(TEMPLATE_DIR)],
         input=answers,
