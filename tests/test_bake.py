@@ -143,3 +143,28 @@ def test_generated_suite_passes_on_postgres_and_redis(tmp_path: Path) -> None:
     project = installed_project(tmp_path)
     output = run(["make", "test"], cwd=project, env=project_env(**services))
     assert_suite_passed(output)
+
+
+def test_pre_commit_checks_a_fresh_bake_offline_and_catches_a_lint_error(tmp_path: Path) -> None:
+    """The hooks are make lint's tools from the locked .venv: nothing to download, and they agree with CI."""
+    project = installed_project(tmp_path / "bake")
+    # Offline: uv may not reach an index, and pre-commit starts from an empty cache.
+    env = project_env(UV_OFFLINE="1", PRE_COMMIT_HOME=str(tmp_path / "pre-commit-cache"))
+    git = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    run([*git, "init", "--quiet"], cwd=project, env=env)
+    run([*git, "add", "--all"], cwd=project, env=env)
+    run(["uv", "run", "--locked", "pre-commit", "run", "--all-files"], cwd=project, env=env)
+
+    planted = project / "config" / "planted.py"
+    planted.write_text("VALUE = undefined_name\n")  # nothing ruff can fix by itself
+    run([*git, "add", "--all"], cwd=project, env=env)
+    result = subprocess.run(
+        ["uv", "run", "--locked", "pre-commit", "run", "--all-files"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "F821 Undefined name `undefined_name`" in result.stdout, result.stdout
