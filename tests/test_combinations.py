@@ -4,8 +4,8 @@ Each combination also gets a project name of its own, so the suites run with nam
 need escaping in every file kind and with slugs that sort before, between and after the
 project's other top-level packages (config, tests).
 
-In a file of its own: `make test` runs with `--dist loadfile`, so these, the slowest
-tests, get one worker while the other runs the rest.
+In files of their own: `make test` runs with `--dist loadfile`, so these, the slowest
+tests, get a worker per file while the other tests share them.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ PROJECT_NAMES = ["My Async Project", "Bob's Blog", 'Café & Crème "Deluxe"', "Z
 NAMED = [(combination, PROJECT_NAMES[n % len(PROJECT_NAMES)]) for n, combination in enumerate(COMBINATIONS)]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("combination", "project_name"), NAMED, ids=[f"{combination_id(c)}-name{n % 4}" for n, (c, _) in enumerate(NAMED)]
-)
-def test_generated_project_is_clean_and_passes_its_suite(
-    combination: dict[str, str], project_name: str, tmp_path: Path
-) -> None:
+IDS = [f"{combination_id(c)}-name{n % 4}" for n, (c, _) in enumerate(NAMED)]
+# Two halves in two files (the other: test_combinations_second_half.py), so that `make
+# test`'s two workers (--dist loadfile) bake and test them at the same time.
+HALF = (len(NAMED) + 1) // 2
+
+
+def check_combination(combination: dict[str, str], project_name: str, tmp_path: Path) -> None:
     """ruff, mypy, the import contracts and the generated test suite on the embedded default (SQLite)."""
     project = installed_project(tmp_path, **combination, project_name=project_name)
     version = run(["uv", "run", "--locked", "python", "-c", "import sys; print(sys.version)"], cwd=project)
@@ -48,3 +48,11 @@ def test_generated_project_is_clean_and_passes_its_suite(
     browser = {} if combination == COMBINATIONS[0] else {"PYTEST_ADDOPTS": "-m 'not browser'"}
     output = run(["make", "test"], cwd=project, env=project_env(**browser))
     assert_suite_passed(output, allowed_skip=POSTGRES_ONLY_SKIP)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("combination", "project_name"), NAMED[:HALF], ids=IDS[:HALF])
+def test_generated_project_is_clean_and_passes_its_suite(
+    combination: dict[str, str], project_name: str, tmp_path: Path
+) -> None:
+    check_combination(combination, project_name, tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import subprocess
@@ -30,8 +31,10 @@ POSTGRES_ONLY_SKIP = "needs PostgreSQL"
 def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     """Combinations of the choice prompts in which every pair of answers to two prompts occurs.
 
-    Greedy: the defaults first, then whichever combination covers most pairs not yet seen.
-    The full product grows with every option; this grows with the two largest.
+    The defaults first. Then the fewest combinations that cover every pair, found by trying
+    each size from the lower bound (the two largest prompts' answers multiplied) while the
+    search stays small; past that, greedily whichever combination covers most pairs not
+    yet seen. The full product grows with every option; this grows with the two largest.
     """
     names = list(choices)
     product = [dict(zip(names, values, strict=True)) for values in itertools.product(*choices.values())]
@@ -39,8 +42,18 @@ def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     def pairs(combination: dict[str, str]) -> set[tuple[tuple[str, str], tuple[str, str]]]:
         return set(itertools.combinations(combination.items(), 2))
 
-    uncovered = set().union(*map(pairs, product))
-    chosen = []
+    every_pair = set().union(*map(pairs, product))
+    defaults, others = product[0], product[1:]
+    sizes = sorted((len(answers) for answers in choices.values()), reverse=True)
+    smallest = sizes[0] * sizes[1] if len(sizes) > 1 else 1
+    for size in range(max(smallest, 1), len(product) + 1):
+        if math.comb(len(others), size - 1) > 200_000:
+            break
+        for rest in itertools.combinations(others, size - 1):
+            if set().union(pairs(defaults), *map(pairs, rest)) == every_pair:
+                return [defaults, *rest]
+    chosen = [defaults]
+    uncovered = every_pair - pairs(defaults)
     while uncovered:
         best = max(product, key=lambda combination: len(pairs(combination) & uncovered))
         chosen.append(best)

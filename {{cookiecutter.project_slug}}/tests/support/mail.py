@@ -26,6 +26,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 {%- endif %}
 from typing import Any
+{%- if cookiecutter.mail_service != "smtp" %}
+from urllib.parse import parse_qsl
+{%- endif %}
 
 from aiosmtpd.controller import Controller
 
@@ -168,7 +171,9 @@ class ProviderStandIn:
     def record(self, content_type: str, body: bytes) -> None:
         if content_type.startswith("application/json"):
             text = "\n".join(_strings(json.loads(body)))
-        else:  # a form: the fields' values, as sent
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            text = "\n".join(value for _, value in parse_qsl(body.decode(), keep_blank_values=True))
+        else:  # a multipart form: the fields' values, as sent
             text = body.decode("utf-8", errors="replace")
         with self._arrived:
             self.texts.append(text)
