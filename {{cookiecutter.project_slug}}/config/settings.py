@@ -220,7 +220,6 @@ ACCOUNT_LOGOUT_ON_GET = False
 # Messages and status codes never tell whether an account exists (sign-up and password
 # reset answer the same, and mail the address's owner instead).
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 # Brute-force limits, counted in the default cache (shared by every process: Redis, or
 # the database table without it), per client address and per account. Past a limit the
@@ -364,6 +363,8 @@ MAIL_MAX_ATTEMPTS = env.integer("MAIL_MAX_ATTEMPTS", 10)
 # https://docs.djangoproject.com/en/6.1/ref/middleware/#module-django.middleware.security
 # Production defaults pass `manage.py check --deploy --fail-level WARNING`.
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Links in mail (confirmation, password reset) use the scheme the site is served with.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE_SSL_REDIRECT else "http"
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
 SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", default=PRODUCTION)

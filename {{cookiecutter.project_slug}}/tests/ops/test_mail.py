@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import timedelta
+from smtplib import SMTPDataError, SMTPRecipientsRefused
 from typing import Any
 
 import pytest
@@ -14,7 +15,14 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from pytest_django.fixtures import Settings
 
-from {{ cookiecutter.project_slug }}.ops.mail import ConsoleBackend, deliver, retry_delay
+from {{ cookiecutter.project_slug }}.ops.mail import (
+    ConsoleBackend,
+    MailNotSentError,
+    deliver,
+    describe,
+    forget_sent,
+    retry_delay,
+)
 
 from tests.support.mail import SmtpServer
 from tests.support.processes import free_port
@@ -102,12 +110,34 @@ def test_the_last_attempt_fails_loudly(settings: Settings, caplog: pytest.LogCap
     settings.MAIL_MAX_ATTEMPTS = 3
     send_mail("Hello", "Never.", "noreply@example.com", ["ada@example.com"])
     [queued] = queued_deliveries()
-    with pytest.raises(ConnectionRefusedError), caplog.at_level(logging.ERROR):
+    with pytest.raises(MailNotSentError) as failure, caplog.at_level(logging.ERROR):
         deliver.call(queued.args_kwargs["args"][0], 3)
-    assert [record.getMessage().split(":")[0] for record in caplog.records] == [
-        "mail 'Hello' to 1 recipient(s) not sent after 3 attempts"
-    ]
+    expected = "mail 'Hello' to 1 recipient(s) not sent after 3 attempts: ConnectionRefusedError"
+    assert [record.getMessage() for record in caplog.records] == [expected]
+    assert str(failure.value) == expected  # what the task's row keeps as its error
     assert len(queued_deliveries()) == 1  # not queued again
+
+
+def test_errors_that_quote_recipients_are_described_without_them() -> None:
+    """An SMTP refusal names the refused addresses; log lines give the error's kind and code only."""
+    refused = SMTPRecipientsRefused({"ada@example.com": (550, b"no such user ada@example.com")})
+    assert describe(refused) == "SMTPRecipientsRefused"
+    assert describe(SMTPDataError(554, "ada@example.com: rejected")) == "SMTPDataError 554"
+
+
+def test_sent_messages_do_not_stay_in_the_queue(settings: Settings) -> None:
+    """A delivery's arguments hold the message, reset links included: sent ones are deleted after a while."""
+    settings.MAILERS = {"default": QUEUED, "delivery": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    for subject in ("sent long ago", "sent just now", "failed long ago", "waiting"):
+        send_mail(subject, "…", "noreply@example.com", ["ada@example.com"])
+    long_ago = timezone.now() - timedelta(minutes=11)
+    rows = {row.args_kwargs["args"][0]["subject"]: row for row in queued_deliveries()}
+    DBTaskResult.objects.filter(pk=rows["sent long ago"].pk).update(status="SUCCESSFUL", finished_at=long_ago)
+    DBTaskResult.objects.filter(pk=rows["sent just now"].pk).update(status="SUCCESSFUL", finished_at=timezone.now())
+    DBTaskResult.objects.filter(pk=rows["failed long ago"].pk).update(status="FAILED", finished_at=long_ago)
+    assert forget_sent() == 1
+    left = {row.args_kwargs["args"][0]["subject"] for row in queued_deliveries()}
+    assert left == {"sent just now", "failed long ago", "waiting"}
 
 
 def test_retries_back_off_up_to_an_hour(settings: Settings) -> None:

@@ -160,6 +160,17 @@ def test_failed_logins_past_the_limit_get_429_per_account(client: Client, settin
     assert log_in(client, "ada@example.com") == HTTPStatus.FOUND
 
 
+def test_the_account_limit_holds_whatever_the_host_header(client: Client, settings: Settings, account: User) -> None:
+    """allauth keys its count by host and login; each Host that ALLOWED_HOSTS accepts must not start a new one."""
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "100/m/ip,3/m/key"}
+    hosts = ["localhost", "localhost:8000", "LOCALHOST", "127.0.0.1"]
+    statuses = [
+        client.post("/accounts/login/", {"login": "grace@example.com", "password": "wrong"}, HTTP_HOST=host).status_code
+        for host in hosts
+    ]
+    assert statuses == [HTTPStatus.OK] * 3 + [HTTPStatus.TOO_MANY_REQUESTS]
+
+
 def test_failed_logins_past_the_limit_get_429_per_client_address(client: Client, settings: Settings) -> None:
     settings.ACCOUNT_RATE_LIMITS = {"login_failed": "3/m/ip,100/m/key"}
     statuses = [log_in(client, f"guess{n}@example.com", "wrong") for n in range(4)]
@@ -234,10 +245,18 @@ def test_the_admin_signs_in_through_the_sites_login(client: Client) -> None:
 
 def test_createsuperuser_gives_a_confirmed_address(client: Client, settings: Settings) -> None:
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    User.objects.create_superuser("root", "Root@Example.COM", PASSWORD)  # as typed at the prompt
     assert EmailAddress.objects.get(email="root@example.com").verified
-    response = client.post("/accounts/login/", {"login": "root@example.com", "password": PASSWORD, "next": "/admin/"})
+    response = client.post("/accounts/login/", {"login": "ROOT@example.com", "password": PASSWORD, "next": "/admin/"})
     assert response["Location"] == "/admin/"
+
+
+def test_staff_add_accounts_with_their_address(admin_client: Client) -> None:
+    """An invite-only site: the admin's form asks for the address people will sign in with."""
+    form = {"username": "newcomer", "email": "Newcomer@Example.com", "usable_password": "false"}
+    response = admin_client.post("/admin/users/user/add/", form)
+    assert response.status_code == HTTPStatus.FOUND, response.text
+    assert User.objects.get(username="newcomer").email == "newcomer@example.com"
 
 
 def test_sign_up_can_be_closed(client: Client, settings: Settings) -> None:

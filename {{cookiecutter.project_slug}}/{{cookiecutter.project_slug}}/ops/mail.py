@@ -17,8 +17,9 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, mailers
 from django.core.mail.backends import console
 from django.core.mail.backends.base import BaseEmailBackend
-from django.tasks import task
+from django.tasks import TaskResultStatus, task
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,16 @@ def retry_delay(attempt: int) -> float:
     return min(delay, MAX_RETRY_DELAY)
 
 
+class MailNotSentError(Exception):
+    """A message the delivery mailer refused MAIL_MAX_ATTEMPTS times."""
+
+
+def describe(error: Exception) -> str:
+    """What went wrong, without the error's text: an SMTP or a provider's error can quote the recipients."""
+    code = getattr(error, "smtp_code", None) or getattr(error, "status_code", None)
+    return f"{type(error).__name__} {code}" if code else type(error).__name__
+
+
 @task()
 def deliver(payload: Payload, attempt: int = 1) -> None:
     """Send one message; queue it again after a failure, until MAIL_MAX_ATTEMPTS."""
@@ -83,14 +94,31 @@ def deliver(payload: Payload, attempt: int = 1) -> None:
     try:
         mailers["delivery"].send_messages([message])
     except Exception as error:  # the mail server's errors, the network's, a provider's: all worth a retry
-        # Recipients' addresses stay out of the log; the task's row in the queue has them.
+        # Addresses stay out of the log; the task's row in the queue has them.
         what = f"mail {message.subject!r} to {len(message.recipients())} recipient(s)"
         if attempt >= settings.MAIL_MAX_ATTEMPTS:
-            logger.error("%s not sent after %d attempts: %s", what, attempt, error)
-            raise  # the task ends "failed", with the message in its arguments
+            logger.error("%s not sent after %d attempts: %s", what, attempt, describe(error))
+            # The task ends "failed", the message in its arguments, this (address-free) error in its traceback.
+            raise MailNotSentError(f"{what} not sent after {attempt} attempts: {describe(error)}") from None
         delay = retry_delay(attempt)
-        logger.warning("%s failed (%s); attempt %d in %.0f s", what, error, attempt + 1, delay)
+        logger.warning("%s failed (%s); attempt %d in %.0f s", what, describe(error), attempt + 1, delay)
         deliver.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(payload, attempt + 1)
+
+
+def forget_sent(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Delete the queue's rows of messages sent more than ``older_than`` ago; return how many.
+
+    A delivery's arguments are the whole message, links to confirm an address or reset a
+    password included: they must not stay readable in the database (or the admin) for
+    as long as those links work. Unsent messages stay, to be retried or looked into.
+    """
+    sent = DBTaskResult.objects.filter(
+        task_path=deliver.module_path,
+        status=TaskResultStatus.SUCCESSFUL,
+        finished_at__lt=timezone.now() - older_than,
+    )
+    deleted, _ = sent.delete()
+    return deleted
 
 
 class QueuedEmailBackend(BaseEmailBackend):

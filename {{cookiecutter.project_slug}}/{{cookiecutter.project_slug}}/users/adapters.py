@@ -1,4 +1,5 @@
-"""How allauth behaves in this project: sign-up can be closed, and a rate limit answers 429."""
+"""How allauth behaves in this project: sign-up can be closed, a rate limit answers 429, and failed
+logins are counted per account whatever the Host header."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from django.http import HttpRequest
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return bool(settings.SIGNUP_OPEN)
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        # allauth's key begins with the request's host: each Host header ALLOWED_HOSTS accepts
+        # (another port, upper case, a trailing dot) would start a fresh count for the same
+        # account. The account's login alone is the key.
+        return str(credentials.get("email", credentials.get("username", ""))).lower()
 
     def validation_error(self, code: str, *args: Any) -> ValidationError:
         # allauth reports a passed login limit as a form error (200, "too many failed

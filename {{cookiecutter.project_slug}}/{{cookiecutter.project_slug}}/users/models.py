@@ -23,3 +23,9 @@ class User(AbstractUser):
     """The project's user. Add fields here rather than in a profile model."""
 
     objects: ClassVar[UserManager] = UserManager()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Stored lowercase, as allauth stores and looks up addresses: "Ada@Example.com" typed
+        # in the admin or at createsuperuser must still find its account at login.
+        self.email = self.email.lower()
+        super().save(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Run the task worker, plus a sweep that re-queues uploads whose job was lost."""
+"""Run the task worker, plus a sweep that re-queues uploads whose job was lost and forgets mail sent."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+
+from {{ cookiecutter.project_slug }}.ops.mail import forget_sent
 
 from ...tasks import requeue_stale
 
@@ -21,8 +23,9 @@ def sweep_forever(stop: threading.Event, interval: float) -> None:
     while not stop.is_set():
         try:
             requeue_stale()
+            forget_sent()
         except Exception:
-            logger.exception("sweep for stalled uploads failed; trying again in %.0fs", interval)
+            logger.exception("sweep for stalled uploads and sent mail failed; trying again in %.0fs", interval)
         finally:
             connections.close_all()  # this thread's connections only
         stop.wait(interval)
