@@ -230,6 +230,18 @@ def test_unknown_and_known_accounts_fail_alike(client: Client, settings: Setting
     assert 0.5 < ratio < 2, seconds  # a skipped hash would make the unknown account ~100 times faster
 
 
+{% if cookiecutter.username_type == "username" -%}
+def test_usernames_cannot_look_like_addresses(client: Client) -> None:
+    """An "@" would make a username read as an address at login (users/adapters.py)."""
+    form = sign_up_form("ada@example.com")
+    form["username"] = "ada@home"
+    response = client.post("/accounts/signup/", form)
+    assert response.status_code == HTTPStatus.OK
+    assert "cannot contain" in response.text
+    assert not User.objects.filter(email="ada@example.com").exists()
+
+
+{% endif -%}
 def test_logging_out_takes_a_post(client: Client, account: User) -> None:
     assert log_in(client, "grace@example.com") == HTTPStatus.FOUND
     assert client.get("/accounts/logout/").status_code == HTTPStatus.OK  # a confirmation page

@@ -24,6 +24,24 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         # (another port, upper case, a trailing dot) would start a fresh count for the same
         # account. The account's login alone is the key.
         return str(credentials.get("email", credentials.get("username", ""))).lower()
+{%- if cookiecutter.username_type == "username" %}
+
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
+        # With usernames and addresses both accepted, allauth also tries an address as a
+        # username ("for usernames that look like addresses"), and so checks a known
+        # account's password twice: a wrong password then took twice as long for an
+        # existing address as for an unknown one. Usernames here cannot hold an "@"
+        # (clean_username), so an address is only ever an address.
+        if credentials.get("username") is not None and credentials.get("username") == credentials.get("email"):
+            credentials = {name: value for name, value in credentials.items() if name != "username"}
+        return super().authenticate(request, **credentials)
+
+    def clean_username(self, username: str, shallow: bool = False) -> str:
+        if "@" in username:
+            raise ValidationError("A username cannot contain “@”: it would read as an email address.")
+        cleaned: str = super().clean_username(username, shallow=shallow)
+        return cleaned
+{%- endif %}
 
     def validation_error(self, code: str, *args: Any) -> ValidationError:
         # allauth reports a passed login limit as a form error (200, "too many failed
