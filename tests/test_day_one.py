@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from .support.baking import bake, project_env, run
-from .support.http import free_port, http_client, log_in, upload_and_wait
+from .support.http import free_port, http_client, log_in, post_form, upload_and_wait
 from .support.processes import descendants, measured, parents, wait_for
 
 pytestmark = pytest.mark.slow
@@ -79,10 +79,8 @@ def test_make_run_serves_the_whole_product(tmp_path: Path, record_property: Call
         assert "javascript" in script.headers["content-type"]
 
         # Sign up, as the banner says: the confirmation mail is printed in make run's output.
-        visitor = http_client(url)
-        visitor.get("/accounts/signup/").raise_for_status()
         form = {"email": "grace@example.com", "password1": PASSWORD, "password2": PASSWORD}
-        response = visitor.post("/accounts/signup/", data={**form, "csrfmiddlewaretoken": visitor.cookies["csrftoken"]})
+        response = post_form(http_client(url), "/accounts/signup/", form)
         assert response.status_code == HTTPStatus.FOUND, response.text
         wait_for(lambda: output.has("/accounts/confirm-email/"), "the confirmation mail in the output", timeout=30)
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from .support.baking import run
-from .support.http import download_as_attachment, log_in, upload_and_wait
+from .support.http import download_as_attachment, log_in, post_form, upload_and_wait
 from .support.processes import child_pids, is_running, measured, wait_for
 from .support.stack import (
     BIG_CSV_ROWS,
@@ -178,21 +178,18 @@ def test_stack_sign_up_through_real_mail_and_failed_logins_limited_in_redis(stac
     # 3 minutes, failed logins per address) live in the shared Redis, beyond this run.
     email, password = f"newcomer-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
 
-    def post(client: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
-        client.get(path).raise_for_status()
-        return client.post(path, data={**data, "csrfmiddlewaretoken": client.cookies["csrftoken"]})
-
     with stack.client() as client:
-        response = post(client, "/accounts/signup/", {"email": email, "password1": password, "password2": password})
+        form = {"email": email, "password1": password, "password2": password}
+        response = post_form(client, "/accounts/signup/", form)
         assert (response.status_code, response.headers["location"]) == (HTTPStatus.FOUND, "/accounts/confirm-email/")
         link = stack.mail.link_mailed_to(email, "/accounts/confirm-email/")
         assert link.startswith(stack.url + "/")  # this site, in the scheme it is served with (plain HTTP here)
-        assert post(client, urlsplit(link).path, {}).status_code == HTTPStatus.FOUND
+        assert post_form(client, urlsplit(link).path, {}).status_code == HTTPStatus.FOUND
         assert client.get("/uploads/").status_code == HTTPStatus.OK
 
     def wrong_login(_: int) -> int:
         with stack.client() as client:
-            return post(client, "/accounts/login/", {"login": email, "password": "wrong"}).status_code
+            return post_form(client, "/accounts/login/", {"login": email, "password": "wrong"}).status_code
 
     # The default limit: 5 failures per account. Six at once, over the workers: one refused.
     with ThreadPoolExecutor(6) as pool:

@@ -36,13 +36,15 @@ def http_client(base_url: str, timeout: float = 30) -> httpx.Client:
     return client
 
 
+def post_form(client: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
+    """Open the form at ``path``, then send ``data`` with its CSRF token, as a browser would."""
+    client.get(path).raise_for_status()
+    return client.post(path, data={**data, "csrfmiddlewaretoken": client.cookies["csrftoken"]})
+
+
 def log_in(client: httpx.Client, email: str, password: str) -> None:
-    """Log in through the real login form, CSRF token included, with the email address (every project accepts it)."""
-    client.get("/accounts/login/").raise_for_status()
-    response = client.post(
-        "/accounts/login/",
-        data={"login": email, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-    )
+    """Log in through the real login form, with the email address (every project accepts it)."""
+    response = post_form(client, "/accounts/login/", {"login": email, "password": password})
     assert response.status_code == 302, response.text
     assert "sessionid" in client.cookies
 

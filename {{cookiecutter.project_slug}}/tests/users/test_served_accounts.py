@@ -22,7 +22,7 @@ from pytest_django.fixtures import Settings
 
 from {{ cookiecutter.project_slug }}.users.models import User
 
-from tests.support.http import log_in
+from tests.support.http import log_in, post_form
 from tests.support.mail import MailServer, link_in
 from tests.support.processes import LiveServer, Worker, free_port
 
@@ -46,15 +46,6 @@ def _real_hashers_and_an_empty_shared_cache(settings: Settings, database_cache: 
 def mail_env(delivery: dict[str, str], **extra: str) -> dict[str, str]:
     """Production's mail rules (mandatory verification) on the embedded default's shared cache."""
     return {**delivery, "ACCOUNT_EMAIL_VERIFICATION": "mandatory", "REDIS_URL": "", **extra}
-
-
-def form_token(client: httpx.Client, path: str) -> str:
-    client.get(path).raise_for_status()
-    return client.cookies["csrftoken"]
-
-
-def post_form(client: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
-    return client.post(path, data={**data, "csrfmiddlewaretoken": form_token(client, path)})
 
 
 def sign_up(client: httpx.Client, email: str) -> httpx.Response:
