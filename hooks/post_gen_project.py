@@ -29,17 +29,15 @@ def remove_unused() -> None:
 
 
 def write_dotenv() -> None:
-    """Create .env (git-ignored) from .env.example: fresh secrets, and plain HTTP for local compose."""
+    """Create .env (git-ignored) from .env.example, with fresh secrets."""
     domain = CONTEXT["domain_name"]
     values = {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-        # `docker compose up` serves plain HTTP on 127.0.0.1 until TLS is put in front.
-        "SECURE_SSL_REDIRECT": "false",
         "DEFAULT_FROM_EMAIL": f"noreply@{domain}",
         "SERVER_EMAIL": f"server@{domain}",
     }
-    notes = {"SECURE_SSL_REDIRECT": "# Plain HTTP for local use; remove the next line once TLS is in front."}
+    notes: dict[str, str] = {}
     if CONTEXT["mail_service"] == "smtp":
         values["EMAIL_URL"] = "console://"
         notes["EMAIL_URL"] = "# Mail is printed in the log (docker compose logs web) until this names your mail server."

@@ -129,7 +129,8 @@ def test_dotenv_has_fresh_secrets_and_is_private(tmp_path: Path) -> None:
     for name in ("SECRET_KEY", "POSTGRES_PASSWORD"):
         assert len(values[0][name]) >= 32
         assert values[0][name] != values[1][name]
-    assert values[0]["SECURE_SSL_REDIRECT"] == "false"  # local compose serves plain HTTP
+    # Compose serves HTTPS from the first start: production's redirect and Secure cookies stay on.
+    assert "SECURE_SSL_REDIRECT" not in values[0]
     # Only set values: an empty one would override a default the container image sets.
     assert all(value for value in values[0].values())
     assert "# SUPERVISOR_RUN_DIR=" in (first / ".env").read_text()

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,6 +46,7 @@ from .support.stack import (
     upload_row,
     upload_status,
 )
+from .support.tls import tls_handshake
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +112,48 @@ def test_stack_security_headers(stack: Stack) -> None:
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "same-origin"
     assert page.headers["cross-origin-opener-policy"] == "same-origin"
+
+
+# Django's production default, which nginx derives from the same settings (derived.envsh).
+HSTS = "max-age=31536000; includeSubDomains; preload"
+
+
+def test_stack_plain_http_redirects_to_https_except_acme_challenges(stack: Stack) -> None:
+    challenge = Path(stack.env["NGINX_ACME_ROOT"]) / ".well-known/acme-challenge"
+    challenge.mkdir(parents=True, exist_ok=True)
+    (challenge / "token-123").write_text("token-123.key-authorization")
+    with httpx.Client(base_url=stack.http_url) as plain:
+        redirect = plain.get("/uploads/?page=2")
+        # A client's X-Forwarded-Proto is believed from a trusted load balancer only (none here).
+        forged = plain.get("/uploads/", headers={"X-Forwarded-Proto": "https"})
+        acme = plain.get("/.well-known/acme-challenge/token-123")
+    assert redirect.status_code == HTTPStatus.MOVED_PERMANENTLY
+    assert redirect.headers["location"] == f"{stack.url}/uploads/?page=2"
+    assert forged.status_code == HTTPStatus.MOVED_PERMANENTLY
+    assert (acme.status_code, acme.text) == (HTTPStatus.OK, "token-123.key-authorization")
+    assert "strict-transport-security" not in redirect.headers  # meaningless over plain HTTP
+
+
+def test_stack_hsts_once_on_pages_static_files_and_nginx_errors(stack: Stack) -> None:
+    manifest = json.loads((stack.static_root / "staticfiles.json").read_text())["paths"]
+    with stack.client() as client:
+        answers = {
+            "page (Django)": client.get("/accounts/login/"),
+            "static file (nginx)": client.get(f"/static/{manifest['css/site.css']}"),
+            "internal location (nginx 404)": client.get("/_protected/nothing.txt"),
+        }
+    for name, response in answers.items():
+        assert response.headers.get_list("strict-transport-security") == [HSTS], name
+
+
+def test_stack_tls_1_2_and_1_3_only_with_http2(stack: Stack) -> None:
+    port = int(urlsplit(stack.url).port or 443)
+    assert tls_handshake(port)[:2] == ("TLSv1.3", "h2")
+    assert tls_handshake(port, ssl.TLSVersion.TLSv1_2)[:2] == ("TLSv1.2", "h2")
+    for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        with pytest.raises(ssl.SSLError) as refused:
+            tls_handshake(port, old)
+        assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", (old, refused.value)
 
 
 def test_stack_request_id_round_trip(stack: Stack) -> None:
@@ -183,7 +228,7 @@ def test_stack_sign_up_through_real_mail_and_failed_logins_limited_in_redis(stac
         response = post_form(client, "/accounts/signup/", form)
         assert (response.status_code, response.headers["location"]) == (HTTPStatus.FOUND, "/accounts/confirm-email/")
         link = stack.mail.link_mailed_to(email, "/accounts/confirm-email/")
-        assert link.startswith(stack.url + "/")  # this site, in the scheme it is served with (plain HTTP here)
+        assert link.startswith(stack.url + "/")  # this site, in the scheme it is served with (HTTPS)
         assert post_form(client, urlsplit(link).path, {}).status_code == HTTPStatus.FOUND
         assert client.get("/uploads/").status_code == HTTPStatus.OK
 
@@ -308,7 +353,7 @@ def test_stack_stop_web_lets_a_slow_request_finish(
             # The worker with the login says so, and keeps its connection open.
             wait_for(lambda: logged_since_stop("Waiting for connections to close"), "the worker to wait")
             # Stopping: new requests are refused (nginx answers 502) while the login still runs.
-            wait_for(lambda: httpx.get(f"{stack.url}/healthz").status_code == HTTPStatus.BAD_GATEWAY, "refusal")
+            wait_for(lambda: stack.get("/healthz").status_code == HTTPStatus.BAD_GATEWAY, "refusal")
             assert login.is_alive()
             assert stop_web.poll() is None
         finally:
@@ -353,7 +398,7 @@ def test_stack_upload_is_processed_and_downloaded_through_x_accel(stack: Stack, 
     assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert download.headers.get_list("cache-control") == ["private, no-store"]
     stored = next(path for path in stack.media_root.rglob("*") if path.is_file() and path.read_bytes() == content)
-    direct = httpx.get(f"{stack.url}/_protected/{stored.relative_to(stack.media_root)}")
+    direct = stack.get(f"/_protected/{stored.relative_to(stack.media_root)}")
     assert direct.status_code == HTTPStatus.NOT_FOUND
 
 

@@ -1,20 +1,19 @@
 #!/bin/sh
-# The official nginx image's start: source /docker-entrypoint.d/*.envsh, then render the
-# templates, substituting only variables that are set, so nginx's own $variables survive.
+# The official nginx image's start, as its docker-entrypoint.sh does it: every file in
+# /docker-entrypoint.d/ in version order, *.envsh sourced and *.sh run, each only when
+# executable (the official image skips the others, so the stand-in does too); then
+# nginx. 20-envsubst-on-templates.sh (this image's copy of the official script's job)
+# renders the templates, substituting only variables that are set.
 set -eu
-for script in /docker-entrypoint.d/*.envsh; do
-  [ -f "$script" ] && . "$script"
-done
-template_dir="${NGINX_ENVSUBST_TEMPLATE_DIR:-/etc/nginx/templates}"
-suffix="${NGINX_ENVSUBST_TEMPLATE_SUFFIX:-.template}"
-output_dir="${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}"
-defined_envs=$(printf '${%s} ' $(env | cut -d= -f1))
-if [ -d "$template_dir" ]; then
-  find "$template_dir" -follow -type f -name "*$suffix" | while read -r template; do
-    relative="${template#"$template_dir/"}"
-    output="$output_dir/${relative%"$suffix"}"
-    mkdir -p "$(dirname "$output")"
-    envsubst "$defined_envs" < "$template" > "$output"
+if [ "$1" = "nginx" ]; then
+  find /docker-entrypoint.d/ -follow -type f -print | sort -V | while read -r script; do
+    case "$script" in
+      *.envsh)
+        if [ -x "$script" ]; then . "$script"; else echo "Ignoring $script, not executable"; fi ;;
+      *.sh)
+        if [ -x "$script" ]; then "$script"; else echo "Ignoring $script, not executable"; fi ;;
+      *) echo "Ignoring $script" ;;
+    esac
   done
 fi
 exec "$@"

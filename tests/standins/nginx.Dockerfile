@@ -1,9 +1,10 @@
-# Stand-in for nginx:1.30: /etc/nginx/templates/*.template rendered with envsubst into
-# /etc/nginx/conf.d/ at start (as the official image does), then nginx in the foreground.
+# Stand-in for nginx:1.30: the official image's start (/docker-entrypoint.d/, templates
+# rendered with envsubst into /etc/nginx/conf.d/), then nginx in the foreground. Like the
+# official image it has curl and openssl (from ca-certificates).
 ARG BASE=cad-standin/base:latest
 FROM ${BASE}
 RUN apt-get update \
- && apt-get install -y nginx gettext-base curl \
+ && apt-get install -y nginx gettext-base curl openssl \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
  && ln -sf /dev/stderr /var/log/nginx/error.log \
@@ -12,6 +13,7 @@ RUN apt-get update \
 # The official image's nginx.conf runs workers as "nginx" and includes conf.d/*.conf.
 RUN sed -i 's/^user .*/user nginx;/' /etc/nginx/nginx.conf
 COPY nginx-entrypoint.sh /docker-entrypoint.sh
+COPY nginx-envsubst-on-templates.sh /docker-entrypoint.d/20-envsubst-on-templates.sh
 EXPOSE 80
 STOPSIGNAL SIGQUIT
 ENTRYPOINT ["/docker-entrypoint.sh"]

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,7 @@ import pytest
 
 from .baking import bake, project_env
 from .http import free_port, http_client, log_in
+from .tls import trusting
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 CACHE = Path(os.environ.get("CAD_STANDIN_CACHE", "/var/cache/cookiecutter-async-django"))
@@ -43,6 +45,10 @@ UPLOAD_MAX_REQUEST_BYTES = UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 64 * 1024
 # The compose project the tests start, and the superuser they log in as.
 EMAIL, PASSWORD = "docker@example.com", "docker-password-1"
 COMPOSE_PROJECT = "cadtest"
+# A host name that is not loopback's, which the tests resolve to 127.0.0.1 themselves.
+PUBLIC_NAME = "shop.example.test"
+# How often the proxy looks for a new certificate (60 s by default).
+TLS_CHECK_SECONDS = 1
 
 
 def docker(*args: str, check: bool = True, timeout: float = 1800, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -176,8 +182,29 @@ def ensure_images(tags: list[str]) -> dict[str, str]:
 @dataclass
 class ComposeStack:
     project: Path
-    url: str
+    https_port: int
+    http_port: int
     timings: dict[str, float]
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def served_certificate(self) -> str:
+        """The certificate nginx presents now, in PEM."""
+        return ssl.get_server_certificate(("127.0.0.1", self.https_port), timeout=10)
+
+    def client(self) -> httpx.Client:
+        """An HTTPS client that trusts the certificate nginx serves (self-signed by default)."""
+        return http_client(self.url, verify=trusting(self.served_certificate()))
+
+    def get(self, path: str, timeout: float = 30) -> httpx.Response:
+        with self.client() as client:
+            return client.get(path, timeout=timeout)
 
     def compose(self, *args: str, timeout: float = 900) -> str:
         result = subprocess.run(
@@ -220,11 +247,22 @@ class ComposeStack:
 
 
 def base_images(project: Path) -> list[str]:
-    """Every image the Dockerfile and the compose file name."""
+    """Every image the Dockerfile and the compose file's default services name.
+
+    Services in a profile (certbot) are not started by the tests: their configuration is
+    checked with `docker compose --profile ... config`, which needs no image.
+    """
     dockerfile = (project / "Dockerfile").read_text()
-    compose = (project / "compose.yaml").read_text()
     images = re.findall(r"^ARG \w+_IMAGE=(\S+)$", dockerfile, flags=re.MULTILINE)
-    images += re.findall(r"^\s+image: (\S+)$", compose, flags=re.MULTILINE)
+    config = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=project,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    images += [service["image"] for service in json.loads(config.stdout)["services"].values()]
     return sorted({image for image in images if "-web:" not in image and "-proxy:" not in image})
 
 
@@ -234,10 +272,18 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
     ensure_engine()
     project = bake(base)
     images = ensure_images(base_images(project))
-    port = free_port()
+    https_port, http_port = free_port(), free_port()
+    settings = {
+        "HTTPS_PORT": https_port,
+        "HTTP_PORT": http_port,
+        "ALLOWED_HOSTS": f"localhost,127.0.0.1,{PUBLIC_NAME}",
+        "TLS_CHECK_SECONDS": TLS_CHECK_SECONDS,
+        "UPLOAD_MAX_BYTES": UPLOAD_MAX_BYTES,
+        "UPLOAD_MAX_FILES": UPLOAD_MAX_FILES,
+    }
     with (project / ".env").open("a") as env:
-        env.write(f"HTTP_PORT={port}\nUPLOAD_MAX_BYTES={UPLOAD_MAX_BYTES}\nUPLOAD_MAX_FILES={UPLOAD_MAX_FILES}\n")
-    stack = ComposeStack(project, f"http://127.0.0.1:{port}", {})
+        env.writelines(f"{name}={value}\n" for name, value in settings.items())
+    stack = ComposeStack(project, https_port, http_port, {})
     stack.down("--volumes")  # leftovers of an interrupted run
     try:
         start = time.monotonic()
@@ -280,6 +326,6 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
 
 
 def client_for(stack: ComposeStack) -> httpx.Client:
-    client = http_client(stack.url)
+    client = stack.client()
     log_in(client, EMAIL, PASSWORD)
     return client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 
@@ -21,18 +22,30 @@ def free_port() -> int:
 # the embedded default, naming the reason; nothing else may skip.
 
 
-def http_client(base_url: str, timeout: float = 30) -> httpx.Client:
-    """An HTTP client for a served project.
+def http_client(base_url: str, timeout: float = 30, verify: ssl.SSLContext | bool = True) -> httpx.Client:
+    """An HTTP client for a served project, behaving as a browser does where Django looks.
 
-    Production cookies are Secure, and the tests talk plain HTTP to 127.0.0.1: like a
-    browser on localhost, this client sends them anyway.
+    It sends an Origin header with every unsafe request, as browsers do (Django's CSRF
+    check over HTTPS requires it, or a Referer). Production cookies are Secure; where a
+    test talks plain HTTP to 127.0.0.1 this client sends them anyway, like a browser on
+    localhost. ``verify`` trusts a test's own (self-signed) certificate.
     """
+    origin = str(httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)).rstrip("/")
+
+    def send_origin(request: httpx.Request) -> None:
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            request.headers.setdefault("Origin", origin)
 
     def keep_secure_cookies(response: httpx.Response) -> None:
         for cookie in client.cookies.jar:
             cookie.secure = False
 
-    client = httpx.Client(base_url=base_url, timeout=timeout, event_hooks={"response": [keep_secure_cookies]})
+    client = httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        verify=verify,
+        event_hooks={"request": [send_origin], "response": [keep_secure_cookies]},
+    )
     return client
 
 

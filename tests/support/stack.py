@@ -39,10 +39,11 @@ from .baking import installed_project, own_database, project_env, run, service_u
 from .http import free_port, http_client
 from .mail import SmtpServer
 from .processes import child_pids, wait_for
+from .tls import make_certificate, trusting
 
 UPLOAD_MAX_BYTES = 1024 * 1024  # bytes: small, so the over-limit request is quick to send
 UPLOAD_MAX_FILES = 2
-# nginx's request limit, as deploy/nginx/upload-limits.envsh derives it.
+# nginx's request limit, as deploy/nginx/derived.envsh derives it.
 UPLOAD_MAX_REQUEST_BYTES = UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 64 * 1024
 GUNICORN_WORKERS = 2
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # nginx's $request_id
@@ -114,6 +115,8 @@ class Stack:
     project: Path
     env: dict[str, str]
     url: str
+    http_url: str
+    certificate: Path
     media_root: Path
     static_root: Path
     app_log: Path
@@ -136,8 +139,12 @@ class Stack:
         )
 
     def client(self) -> httpx.Client:
-        """An HTTP client for nginx (it sends the Secure cookies back over plain HTTP)."""
-        return http_client(self.url)
+        """An HTTPS client for nginx that trusts the stack's certificate."""
+        return http_client(self.url, verify=trusting(str(self.certificate)))
+
+    def get(self, path: str, timeout: float = 30) -> httpx.Response:
+        with self.client() as client:
+            return client.get(path, timeout=timeout)
 
     def app_log_entries(self) -> list[dict[str, Any]]:
         """The JSON lines gunicorn, uvicorn, Django and the task worker wrote to stdout."""
@@ -154,7 +161,7 @@ class Stack:
         gunicorn process writes into the same pipe to supervisord. When its access line
         is in the file, so is anything an earlier request logged.
         """
-        marker = httpx.get(f"{self.url}/healthz").headers["x-request-id"]
+        marker = self.get("/healthz").headers["x-request-id"]
         wait_for(lambda: any(e["request_id"] == marker for e in self.app_log_entries()), "the app's log")
         return [entry for entry in self.app_log_entries() if entry["request_id"] == request_id]
 
@@ -183,7 +190,7 @@ class Stack:
     def wait_until_ready(self) -> None:
         def ready() -> bool:
             try:
-                return httpx.get(f"{self.url}/readyz", timeout=5).status_code == HTTPStatus.OK
+                return self.get("/readyz", timeout=5).status_code == HTTPStatus.OK
             except httpx.TransportError:
                 return False
 
@@ -196,15 +203,15 @@ class Stack:
 
 
 def render_nginx_template(template: Path, env: dict[str, str]) -> str:
-    """What docs/deployment.md says to do on a VM: source upload-limits.envsh, then envsubst
-    with the template's own variables spelled out, so nginx's $variables stay."""
-    names = sorted(set(re.findall(r"\$\{(\w+)\}", template.read_text())))
-    limits = template.parent.parent / "upload-limits.envsh"
-    script = f'. "{limits}" && exec "$0" "$1"'
+    """What docs/deployment.md says to do on a VM: source derived.envsh, then envsubst with
+    the variable list it sets, so nginx's $variables stay."""
+    derived = template.parent.parent / "derived.envsh"
+    script = f'. "{derived}" && exec "$0" "$NGINX_TEMPLATE_VARIABLES"'
+    path = f"{env.get('PATH', os.defpath)}:/usr/sbin:/sbin"  # derived.envsh asks nginx its version
     result = subprocess.run(
-        ["sh", "-c", script, required_tool("envsubst"), " ".join(f"${{{name}}}" for name in names)],
+        ["sh", "-c", script, required_tool("envsubst")],
         input=template.read_text(),
-        env=env,
+        env={**env, "PATH": path},
         capture_output=True,
         text=True,
         check=True,
@@ -236,14 +243,14 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
     required_tool("nginx")
     project = installed_project(base)
     with own_database(project, services["DATABASE_URL"]), SmtpServer() as mail:
-        nginx_port, gunicorn_port = free_port(), free_port()
+        nginx_port, nginx_http_port, gunicorn_port = free_port(), free_port(), free_port()
+        # What an operator does on a VM: point nginx at a certificate and its key.
+        certificate, key = make_certificate(base / "tls", "IP:127.0.0.1,DNS:localhost", "127.0.0.1")
         defaults = dict(
             **services,
             DJANGO_ENV="production",
             SECRET_KEY=secrets.token_urlsafe(50),
             ALLOWED_HOSTS="127.0.0.1",
-            # No TLS in the rig: nginx listens on plain HTTP, so no HTTPS redirect.
-            SECURE_SSL_REDIRECT="0",
             STATIC_ROOT=str(base / "static"),
             MEDIA_ROOT=str(base / "media"),
             UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
@@ -251,7 +258,12 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
             GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
             GUNICORN_WORKERS=str(GUNICORN_WORKERS),
             SUPERVISOR_RUN_DIR=str(base / "run"),
-            NGINX_LISTEN=f"127.0.0.1:{nginx_port}",
+            NGINX_HTTP_LISTEN=f"127.0.0.1:{nginx_http_port}",
+            NGINX_HTTPS_LISTEN=f"127.0.0.1:{nginx_port}",
+            NGINX_HTTPS_PORT=str(nginx_port),
+            NGINX_TLS_CERTIFICATE=str(certificate),
+            NGINX_TLS_CERTIFICATE_KEY=str(key),
+            NGINX_ACME_ROOT=str(base / "acme"),
             NGINX_UPSTREAM=f"127.0.0.1:{gunicorn_port}",
             NGINX_ACCESS_LOG=str(base / "nginx-access.log"),
             # A job stuck in "processing" this long is presumed abandoned (default 300 s).
@@ -264,7 +276,9 @@ def running_stack(base: Path, **env: str) -> Iterator[Stack]:
         stack = Stack(
             project=project,
             env=project_env(**{**defaults, **env}),
-            url=f"http://127.0.0.1:{nginx_port}",
+            url=f"https://127.0.0.1:{nginx_port}",
+            http_url=f"http://127.0.0.1:{nginx_http_port}",
+            certificate=certificate,
             media_root=base / "media",
             static_root=base / "static",
             app_log=base / "app.log",

@@ -26,13 +26,30 @@ NOT_READ_BY_SETTINGS |= {
     "APP_DIR",
     "VENV_DIR",
     "SUPERVISOR_RUN_DIR",
-    "NGINX_LISTEN",
+    "NGINX_HTTP_LISTEN",
+    "NGINX_HTTPS_LISTEN",
+    "NGINX_HTTPS_PORT",
+    "NGINX_TLS_CERTIFICATE",
+    "NGINX_TLS_CERTIFICATE_KEY",
+    "NGINX_ACME_ROOT",
+    "NGINX_TRUSTED_PROXIES",
+    "NGINX_OCSP_STAPLING",
+    "NGINX_RESOLVER",
     "NGINX_UPSTREAM",
     "NGINX_ACCESS_LOG",
 }
 # Computed from listed variables, never set by hand: by deploy/entrypoint.sh, and by
-# deploy/nginx/upload-limits.envsh for nginx's template.
-DERIVED = {"WEB_STOP_WAIT_SECONDS", "UPLOAD_MAX_REQUEST_BYTES"}
+# deploy/nginx/derived.envsh for nginx's template.
+DERIVED = {
+    "WEB_STOP_WAIT_SECONDS",
+    "UPLOAD_MAX_REQUEST_BYTES",
+    "NGINX_HSTS",
+    "NGINX_HTTPS_PORT_SUFFIX",
+    "NGINX_REAL_IP_FROM",
+    "NGINX_TRUSTED_PROXY_RANGES",
+    "NGINX_HTTP2_ON",
+    "NGINX_LISTEN_HTTP2",
+}
 DEPLOY_DIR = PROJECT_DIR / "deploy"
 
 
@@ -72,7 +89,7 @@ def variables_read_by_deploy_files() -> set[str]:
     names = set(re.findall(r"%\(ENV_(\w+)\)s", code_of(DEPLOY_DIR / "supervisord.conf")))
     names |= set(re.findall(r"\$\{(\w+)\}", code_of(DEPLOY_DIR / "nginx/templates/default.conf.template")))
     names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "entrypoint.sh")))
-    names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "nginx/upload-limits.envsh")))
+    names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "nginx/derived.envsh")))
     gunicorn_conf = code_of(DEPLOY_DIR / "gunicorn.conf.py")
     names |= set(re.findall(r'(?:environ\.get\(|environ\[|_int\()"(\w+)"', gunicorn_conf))
     return names
@@ -87,6 +104,6 @@ def test_env_example_lists_exactly_what_settings_read() -> None:
 def test_deploy_files_read_only_listed_variables() -> None:
     listed = variables_listed_in(PROJECT_DIR / ".env.example")
     read = variables_read_by_deploy_files()
-    assert {"NGINX_LISTEN", "SUPERVISOR_RUN_DIR", "GUNICORN_BIND", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_FILES"} <= read
+    assert {"NGINX_HTTPS_LISTEN", "SUPERVISOR_RUN_DIR", "GUNICORN_BIND", "SECURE_HSTS_SECONDS"} <= read
     assert read - DERIVED - listed == set()
     assert NOT_READ_BY_SETTINGS - {"POSTGRES_PASSWORD"} <= read

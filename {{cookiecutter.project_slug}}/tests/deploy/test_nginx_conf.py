@@ -23,13 +23,17 @@ def test_nginx_protects_the_download_prefix() -> None:
     assert re.search(r"^\s*alias \$\{MEDIA_ROOT\}/;$", location[1], flags=re.MULTILINE)
 
 
-def request_limit(**env: str) -> int:
-    """UPLOAD_MAX_REQUEST_BYTES as deploy/nginx/upload-limits.envsh derives it for nginx."""
-    script = '. deploy/nginx/upload-limits.envsh && echo "$UPLOAD_MAX_REQUEST_BYTES"'
+def derived(name: str, **env: str) -> str:
+    """A value deploy/nginx/derived.envsh derives for nginx's template, from these settings."""
+    script = f'. deploy/nginx/derived.envsh && printf %s "${name}"'
     result = subprocess.run(
         ["sh", "-c", script], cwd=PROJECT_DIR, env=project_env(**env), capture_output=True, text=True, check=True
     )
-    return int(result.stdout)
+    return result.stdout
+
+
+def request_limit(**env: str) -> int:
+    return int(derived("UPLOAD_MAX_REQUEST_BYTES", **env))
 
 
 def test_nginx_accepts_exactly_the_largest_request_django_accepts() -> None:
@@ -52,3 +56,49 @@ def test_nginx_refuses_oversized_api_requests_in_json() -> None:
     body = re.search(r"return 413 '(.*)\\n';", handler[1])
     assert body
     assert json.loads(body[1]) == {"error": "The request is larger than the upload limits allow."}
+
+
+def test_nginx_sends_the_hsts_policy_django_sends() -> None:
+    """One policy whichever answers: nginx's HSTS comes from the settings Django reads, with its defaults."""
+    names = ["SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"]
+    cases = [
+        {},
+        {"SECURE_HSTS_SECONDS": "600", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "no", "SECURE_HSTS_PRELOAD": "False"},
+        {"SECURE_HSTS_SECONDS": "86400", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "ON", "SECURE_HSTS_PRELOAD": "0"},
+        {"SECURE_HSTS_SECONDS": "0"},
+    ]
+    for case in cases:
+        env = {name: case.get(name, "") for name in names}
+        django = settings_under(names, **PRODUCTION_ENV, **env)
+        expected = ""
+        if django["SECURE_HSTS_SECONDS"]:
+            expected = f"max-age={django['SECURE_HSTS_SECONDS']}"
+            expected += "; includeSubDomains" * django["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+            expected += "; preload" * django["SECURE_HSTS_PRELOAD"]
+        assert derived("NGINX_HSTS", **env) == expected, case
+
+
+def test_nginx_redirects_to_the_https_port_browsers_reach() -> None:
+    assert derived("NGINX_HTTPS_PORT_SUFFIX", NGINX_HTTPS_PORT="443") == ""
+    assert derived("NGINX_HTTPS_PORT_SUFFIX", NGINX_HTTPS_PORT="") == ""
+    assert derived("NGINX_HTTPS_PORT_SUFFIX", NGINX_HTTPS_PORT="8443") == ":8443"
+
+
+def test_nginx_believes_forwarded_headers_from_the_trusted_load_balancer_only() -> None:
+    assert derived("NGINX_REAL_IP_FROM", NGINX_TRUSTED_PROXIES="") == ""
+    assert derived("NGINX_TRUSTED_PROXY_RANGES", NGINX_TRUSTED_PROXIES="") == ""
+    trusted = {"NGINX_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7"}
+    assert derived("NGINX_REAL_IP_FROM", **trusted) == "set_real_ip_from 10.0.0.0/8; set_real_ip_from 192.0.2.7; "
+    assert derived("NGINX_TRUSTED_PROXY_RANGES", **trusted) == "10.0.0.0/8 1; 192.0.2.7 1; "
+    template = NGINX_TEMPLATE.read_text()
+    # The scheme sent to Django is the connection's unless a trusted proxy says otherwise.
+    assert "proxy_set_header X-Forwarded-Proto $client_scheme;" in template
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" not in template
+
+
+def test_nginx_template_variables_are_all_listed_for_envsubst() -> None:
+    """envsubst replaces only the listed names: a name missing from the list would reach nginx as ${NAME}."""
+    listed = set(derived("NGINX_TEMPLATE_VARIABLES").split())
+    code = "\n".join(line for line in NGINX_TEMPLATE.read_text().splitlines() if not line.lstrip().startswith("#"))
+    used = set("${" + name + "}" for name in re.findall(r"\$\{(\w+)\}", code))
+    assert used == listed

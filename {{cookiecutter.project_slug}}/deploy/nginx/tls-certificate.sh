@@ -1,0 +1,164 @@
+#!/bin/sh
+# The certificate the proxy container serves. The nginx image runs this from
+# /docker-entrypoint.d/ before nginx starts; it installs a certificate, then keeps
+# checking in the background (every TLS_CHECK_SECONDS) and reloads nginx when the one to
+# serve changes: a renewal, a newly mounted pair, a first Let's Encrypt certificate.
+#
+# The first of these that is usable is served:
+#   1. files you mount: TLS_MOUNT_DIR/fullchain.pem and privkey.pem (compose: deploy/tls/);
+#   2. Let's Encrypt's for TLS_DOMAIN, written by the certbot service (compose profile
+#      "letsencrypt") under /etc/letsencrypt/live/;
+#   3. a self-signed certificate for the names in TLS_SERVER_NAMES (ALLOWED_HOSTS),
+#      generated here and kept in TLS_SELF_SIGNED_DIR (a volume), renewed before it expires.
+# Usable: both files parse, and the key is the certificate's. A pair that is not is
+# logged once and skipped; nginx keeps serving what it served.
+#
+# The chosen pair is copied to NGINX_TLS_CERTIFICATE and NGINX_TLS_CERTIFICATE_KEY,
+# where the nginx template reads it. On a VM, without this script, point those two at
+# your files and let certbot's deploy hook reload nginx (docs/deployment.md).
+set -eu
+# Names like "*" are data, never file patterns.
+set -f
+
+MOUNT_DIR=${TLS_MOUNT_DIR:-/etc/nginx/tls}
+LETSENCRYPT_DIR=/etc/letsencrypt/live/${TLS_DOMAIN:-}
+SELF_SIGNED_DIR=${TLS_SELF_SIGNED_DIR:-/var/lib/nginx-tls}
+CHECK_SECONDS=${TLS_CHECK_SECONDS:-60}
+CERTIFICATE=${NGINX_TLS_CERTIFICATE:?set NGINX_TLS_CERTIFICATE}
+CERTIFICATE_KEY=${NGINX_TLS_CERTIFICATE_KEY:?set NGINX_TLS_CERTIFICATE_KEY}
+# A self-signed certificate is replaced when it has less than 30 days left.
+RENEW_BEFORE_SECONDS=2592000
+
+# To stderr: choose() prints its answer on stdout.
+log() { echo "tls-certificate: $*" >&2; }
+
+usable() {
+  [ -s "$1" ] && [ -s "$2" ] || return 1
+  if ! certificate_key=$(openssl x509 -in "$1" -noout -pubkey 2>/dev/null); then
+    log "$1 is not a PEM certificate: not served"
+    return 1
+  fi
+  if ! private_key=$(openssl pkey -in "$2" -pubout 2>/dev/null); then
+    log "$2 is not a PEM private key: not served"
+    return 1
+  fi
+  if [ "$certificate_key" != "$private_key" ]; then
+    log "$2 is not the key of $1: not served"
+    return 1
+  fi
+}
+
+# TLS_SERVER_NAMES (ALLOWED_HOSTS' syntax) as a subjectAltName: ".example.com" covers
+# the domain and its subdomains, "*" and empty entries are skipped, IPs are IP entries.
+subject_alt_names() {
+  names=""
+  for name in $(printf '%s' "${TLS_SERVER_NAMES:-localhost}" | tr ',' ' '); do
+    name=$(printf '%s' "$name" | tr -d '[]')
+    case $name in
+      "*" | "") ;;
+      .*) names="$names,DNS:${name#.},DNS:*$name" ;;
+      *:*) names="$names,IP:$name" ;;
+      *[!0-9.]*) names="$names,DNS:$name" ;;
+      *) names="$names,IP:$name" ;;
+    esac
+  done
+  printf '%s' "${names#,}"
+}
+
+self_signed() {
+  names=$(subject_alt_names)
+  names=${names:-DNS:localhost}
+  certificate=$SELF_SIGNED_DIR/fullchain.pem
+  key=$SELF_SIGNED_DIR/privkey.pem
+  if [ "$(cat "$SELF_SIGNED_DIR/names" 2>/dev/null)" = "$names" ] \
+    && openssl x509 -in "$certificate" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1; then
+    return
+  fi
+  mkdir -p "$SELF_SIGNED_DIR"
+  common_name=$(printf '%s' "$names" | sed -n 's/^[A-Z]*:\([^,]*\).*/\1/p' | cut -c1-64)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -nodes -days 397 \
+    -subj "/CN=$common_name" -addext "subjectAltName=$names" \
+    -keyout "$key.new" -out "$certificate.new" 2>/dev/null
+  chmod 600 "$key.new"
+  mv "$key.new" "$key"
+  mv "$certificate.new" "$certificate"
+  printf '%s' "$names" >"$SELF_SIGNED_DIR/names"
+  log "generated a self-signed certificate for $names (browsers will warn; see docs/deployment.md)"
+}
+
+# Prints "certificate key source" for the pair to serve.
+choose() {
+  if usable "$MOUNT_DIR/fullchain.pem" "$MOUNT_DIR/privkey.pem"; then
+    echo "$MOUNT_DIR/fullchain.pem $MOUNT_DIR/privkey.pem mounted"
+  elif [ -n "${TLS_DOMAIN:-}" ] && usable "$LETSENCRYPT_DIR/fullchain.pem" "$LETSENCRYPT_DIR/privkey.pem"; then
+    echo "$LETSENCRYPT_DIR/fullchain.pem $LETSENCRYPT_DIR/privkey.pem letsencrypt"
+  else
+    self_signed
+    echo "$SELF_SIGNED_DIR/fullchain.pem $SELF_SIGNED_DIR/privkey.pem self-signed"
+  fi
+}
+
+# Copies the chosen pair where nginx reads it, keeping the one it replaces as
+# *.previous; true when that changed what nginx serves.
+install_chosen() {
+  set -- $(choose)
+  if cmp -s "$1" "$CERTIFICATE" && cmp -s "$2" "$CERTIFICATE_KEY"; then
+    return 1
+  fi
+  mkdir -p "$(dirname "$CERTIFICATE")" "$(dirname "$CERTIFICATE_KEY")"
+  if [ -f "$CERTIFICATE" ]; then
+    cp -p "$CERTIFICATE" "$CERTIFICATE.previous"
+    cp -p "$CERTIFICATE_KEY" "$CERTIFICATE_KEY.previous"
+  fi
+  cp "$1" "$CERTIFICATE.new"
+  (umask 077 && cp "$2" "$CERTIFICATE_KEY.new")
+  mv "$CERTIFICATE_KEY.new" "$CERTIFICATE_KEY"
+  mv "$CERTIFICATE.new" "$CERTIFICATE"
+  log "installed the $3 certificate: $(openssl x509 -in "$CERTIFICATE" -noout -subject -enddate | tr '\n' ' ')"
+}
+
+reload() {
+  if nginx -t -q 2>/dev/null && nginx -s reload; then
+    log "nginx reloaded"
+  else
+    log "nginx refused the new certificate; serving the previous one"
+    mv "$CERTIFICATE.previous" "$CERTIFICATE"
+    mv "$CERTIFICATE_KEY.previous" "$CERTIFICATE_KEY"
+  fi
+}
+
+# A fingerprint of every candidate file: the pairs are only examined again when it
+# changes, so a bad mounted pair is reported once, not every few seconds.
+candidates() {
+  cat "$MOUNT_DIR/fullchain.pem" "$MOUNT_DIR/privkey.pem" \
+    "$LETSENCRYPT_DIR/fullchain.pem" "$LETSENCRYPT_DIR/privkey.pem" 2>/dev/null | cksum
+}
+
+watch() {
+  seen=$(candidates)
+  while sleep "$CHECK_SECONDS"; do
+    now=$(candidates)
+    expiring=0
+    openssl x509 -in "$CERTIFICATE" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1 || expiring=1
+    if [ "$now" = "$seen" ] && [ "$expiring" = 0 ]; then
+      continue
+    fi
+    seen=$now
+    if install_chosen; then
+      reload
+    fi
+  done
+}
+
+case ${1:-start} in
+  start)
+    install_chosen || log "serving the certificate installed before"
+    # In the background, for as long as the container runs (nginx, PID 1, reaps it).
+    "$0" watch &
+    ;;
+  watch) watch ;;
+  *)
+    echo "usage: $0 [start|watch]" >&2
+    exit 2
+    ;;
+esac
