@@ -20,12 +20,18 @@ def unused_paths(context: dict[str, str]) -> list[Path]:
     unused = []
     if context["include_examples"] == "no":
         unused += [Path(slug, "examples"), Path("tests", "examples")]
+    if context["sentry"] == "no":
+        unused += [Path(slug, "ops", "error_tracking.py"), Path("tests", "ops", "test_error_tracking.py")]
+        unused += [Path("tests", "support", f"{name}.py") for name in ("error_tracking", "error_tracking_settings")]
     return unused
 
 
 def remove_unused() -> None:
     for path in unused_paths(CONTEXT):
-        shutil.rmtree(PROJECT_DIR / path)
+        if (PROJECT_DIR / path).is_dir():
+            shutil.rmtree(PROJECT_DIR / path)
+        else:
+            (PROJECT_DIR / path).unlink()
 
 
 def write_dotenv() -> None:

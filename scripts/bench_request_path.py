@@ -14,8 +14,14 @@ the requests wrk completed. With DATABASE_URL and REDIS_URL set, the project run
 production mode on PostgreSQL (a fresh database, dropped afterwards) and Redis;
 otherwise in development mode with DEBUG off, on SQLite and the local-memory cache.
 
+`--compare sentry` measures the cost of an option instead: the fast path with the option
+off (the first variant) against the same with it on, in a project baked with it: with
+`sentry`, SENTRY_DSN names a local endpoint that accepts events (none is sent: the pages
+do not fail).
+
 The numbers are noisy on a small shared machine: rounds alternate the variants and the
-table reports medians. Run: `make bench-request-path` (ROUNDS=, DURATION=, CONNECTIONS=).
+table reports medians. Run: `make bench-request-path` (ROUNDS=, DURATION=, CONNECTIONS=,
+COMPARE=).
 """
 
 from __future__ import annotations
@@ -42,7 +48,13 @@ from tests.support.http import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"healthz": "/healthz", "login": "/accounts/login/", "db read": "/bench/users/"}
-VARIANTS = {"stock": "0", "fast": "1"}
+# What is compared: variant name -> the environment it adds; and the answers to bake with.
+COMPARISONS: dict[str, dict[str, dict[str, str]]] = {
+    "path": {"stock": {"ASGI_FAST_PATH": "0"}, "fast": {"ASGI_FAST_PATH": "1"}},
+    # SENTRY_DSN is filled in with a local endpoint's (sentry_endpoint()).
+    "sentry": {"fast": {}, "sentry": {"SENTRY_DSN": ""}},
+}
+BAKE_ANSWERS = {"path": [], "sentry": ["sentry=yes"]}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WARMUP = 2  # seconds of load before each server's first measurement, per page
 
@@ -149,7 +161,21 @@ def measure(server: Server, page: str, seconds: int, connections: int) -> Run:
     return run_
 
 
-def start(project: Path, name: str, env: dict[str, str]) -> Server:
+def sentry_endpoint() -> tuple[str, subprocess.Popen[bytes]]:
+    """A DSN naming a local HTTP server that accepts whatever the SDK sends."""
+    port = free_port()
+    accept = (
+        "import http.server as h\n"
+        "class A(h.BaseHTTPRequestHandler):\n"
+        "    def do_POST(self):\n"
+        "        self.rfile.read(int(self.headers['Content-Length'])); self.send_response(200); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        f"h.ThreadingHTTPServer(('127.0.0.1', {port}), A).serve_forever()\n"
+    )
+    return f"http://bench@127.0.0.1:{port}/1", subprocess.Popen([sys.executable, "-c", accept])
+
+
+def start(project: Path, name: str, env: dict[str, str], variant: dict[str, str]) -> Server:
     port = free_port()
     log = (project / f"gunicorn-{name}.log").open("wb")
     process = subprocess.Popen(
@@ -158,7 +184,7 @@ def start(project: Path, name: str, env: dict[str, str]) -> Server:
         cwd=project,
         env={
             **env,
-            "ASGI_FAST_PATH": VARIANTS[name],
+            **variant,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": "2",
             # Recycling a worker mid-run would drop requests and the dead worker's CPU time.
@@ -230,13 +256,14 @@ def machine() -> str:
 
 
 def report(servers: dict[str, Server], args: argparse.Namespace, mode: str, versions: str, host: str) -> None:
+    first = next(iter(servers))
     print(f"\n{mode}; {versions}")
     print(f"gunicorn -c deploy/gunicorn.conf.py (2 uvicorn workers); wrk -t2 -c{args.connections} -d{args.duration}s,")
-    print(f"{args.rounds} rounds alternating stock and fast; medians. {host}.\n")
-    print("| page | variant | req/s (median) | CPU ms/req per round | CPU ms/req (median) | vs stock | errors |")
+    print(f"{args.rounds} rounds alternating {' and '.join(servers)}; medians. {host}.\n")
+    print(f"| page | variant | req/s (median) | CPU ms/req per round | CPU ms/req (median) | vs {first} | errors |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for page in PAGES:
-        stock_cpu = statistics.median(run.cpu_ms_per_request for run in servers["stock"].runs[page])
+        stock_cpu = statistics.median(run.cpu_ms_per_request for run in servers[first].runs[page])
         for name, server in servers.items():
             runs = server.runs[page]
             cpu = statistics.median(run.cpu_ms_per_request for run in runs)
@@ -251,7 +278,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
     parser.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 10)), help="seconds per run")
     parser.add_argument("--connections", type=int, default=int(os.environ.get("CONNECTIONS", 32)))
+    parser.add_argument("--compare", choices=COMPARISONS, default=os.environ.get("COMPARE") or "path")
     args = parser.parse_args()
+    variants = COMPARISONS[args.compare]
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     services = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
@@ -259,7 +288,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         clean = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "DATABASE_URL", "REDIS_URL"}}
-        run(["cookiecutter", "--no-input", "--output-dir", tmp, str(ROOT)], ROOT, clean)
+        run(["cookiecutter", "--no-input", "--output-dir", tmp, str(ROOT), *BAKE_ANSWERS[args.compare]], ROOT, clean)
         project = Path(tmp) / "my_async_project"
         run(["uv", "sync", "--locked", "--quiet"], project, clean)
         (project / "bench_urls.py").write_text(BENCH_URLS)
@@ -281,6 +310,9 @@ def main() -> int:
             psql(project, env, database_url, 'CREATE DATABASE "{name}"')
             run([*manage, "collectstatic", "--no-input"], project, env)
         servers: dict[str, Server] = {}
+        endpoint = None
+        if args.compare == "sentry":
+            variants["sentry"]["SENTRY_DSN"], endpoint = sentry_endpoint()
         try:
             run([*manage, "migrate", "--no-input"], project, env)
             run([*manage, "shell", "--no-imports", "-c", CREATE_USERS], project, env)
@@ -290,7 +322,7 @@ def main() -> int:
                 else "development mode (DEBUG=0), SQLite + local memory"
             )
             print(f"Serving the baked project: {mode}", flush=True)
-            servers = {name: start(project, name, env) for name in VARIANTS}
+            servers = {name: start(project, name, env, variant) for name, variant in variants.items()}
             for server in servers.values():
                 for path in PAGES.values():
                     wrk(server.url + path, WARMUP, args.connections)
@@ -310,6 +342,8 @@ def main() -> int:
                 server.process.wait(timeout=60)
             if database_url:
                 psql(project, env, database_url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if endpoint is not None:
+                endpoint.terminate()
     return 0
 
 

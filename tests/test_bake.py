@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import stat
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from .support.baking import (
     CHOICES,
     COMBINATIONS,
+    ROUND_ROBIN,
     TEMPLATE_DIR,
     assert_suite_passed,
     bake,
@@ -107,6 +109,27 @@ def test_with_examples_they_are_wired_in(tmp_path: Path) -> None:
     assert f'"{slug}.examples"' in (project / "config" / "settings.py").read_text()
     assert f'include("{slug}.examples.urls")' in (project / "config" / "urls.py").read_text()
     assert "LINK_PREVIEW_ALLOWED_HOSTS=" in (project / ".env.example").read_text()
+
+
+def test_the_baked_combinations_cover_every_pair_of_answers_at_the_lower_bound() -> None:
+    paired = {name: answers for name, answers in CHOICES.items() if name not in ROUND_ROBIN}
+    every_pair = {
+        ((first, a), (second, b))
+        for first, second in itertools.combinations(paired, 2)
+        for a in paired[first]
+        for b in paired[second]
+    }
+    covered = {
+        pair
+        for combination in COMBINATIONS
+        for pair in itertools.combinations([(name, combination[name]) for name in paired], 2)
+    }
+    assert covered == every_pair
+    assert COMBINATIONS[0] == {name: answers[0] for name, answers in CHOICES.items()}
+    sizes = sorted(map(len, paired.values()), reverse=True)
+    assert len(COMBINATIONS) == sizes[0] * sizes[1]
+    for name in ROUND_ROBIN:
+        assert {combination[name] for combination in COMBINATIONS} == set(CHOICES[name])
 
 
 def test_testing_docs_list_the_combinations_that_are_baked() -> None:

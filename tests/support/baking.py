@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import re
 import subprocess
@@ -31,34 +30,66 @@ POSTGRES_ONLY_SKIP = "needs PostgreSQL"
 def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     """Combinations of the choice prompts in which every pair of answers to two prompts occurs.
 
-    The defaults first. Then the fewest combinations that cover every pair, found by trying
-    each size from the lower bound (the two largest prompts' answers multiplied) while the
-    search stays small; past that, greedily whichever combination covers most pairs not
-    yet seen. The full product grows with every option; this grows with the two largest.
+    The defaults first. At the lower bound when one exists (the two largest prompts'
+    answers multiplied: ``at_lower_bound()``); otherwise greedily, whichever combination
+    covers most pairs not yet seen. The full product grows with every option; this grows
+    with the two largest.
     """
+    found = at_lower_bound(choices)
+    if found is not None:
+        return found
     names = list(choices)
     product = [dict(zip(names, values, strict=True)) for values in itertools.product(*choices.values())]
 
     def pairs(combination: dict[str, str]) -> set[tuple[tuple[str, str], tuple[str, str]]]:
         return set(itertools.combinations(combination.items(), 2))
 
-    every_pair = set().union(*map(pairs, product))
-    defaults, others = product[0], product[1:]
-    sizes = sorted((len(answers) for answers in choices.values()), reverse=True)
-    smallest = sizes[0] * sizes[1] if len(sizes) > 1 else 1
-    for size in range(max(smallest, 1), len(product) + 1):
-        if math.comb(len(others), size - 1) > 200_000:
-            break
-        for rest in itertools.combinations(others, size - 1):
-            if set().union(pairs(defaults), *map(pairs, rest)) == every_pair:
-                return [defaults, *rest]
-    chosen = [defaults]
-    uncovered = every_pair - pairs(defaults)
+    chosen = [product[0]]
+    uncovered = set().union(*map(pairs, product)) - pairs(product[0])
     while uncovered:
         best = max(product, key=lambda combination: len(pairs(combination) & uncovered))
         chosen.append(best)
         uncovered -= pairs(best)
     return chosen
+
+
+def at_lower_bound(choices: dict[str, list[str]]) -> list[dict[str, str]] | None:
+    """Every pair covered in as many combinations as the two largest prompts have pairs, or None.
+
+    Those two prompts' answers, all combined (the defaults first), fix the rows; each other
+    prompt is then given a column of answers, the default in the first row, that meets
+    every earlier column in all its pairs: a depth-first search over the columns.
+    """
+    names = sorted(choices, key=lambda name: len(choices[name]), reverse=True)
+    if len(names) < 2:
+        return None
+    first, second, *rest = names
+    rows = list(itertools.product(choices[first], choices[second]))
+    columns: dict[str, tuple[str, ...]] = {first: tuple(r[0] for r in rows), second: tuple(r[1] for r in rows)}
+
+    def meets_all(name: str, column: tuple[str, ...]) -> bool:
+        return all(
+            len(set(zip(earlier, column, strict=True))) == len(choices[other]) * len(choices[name])
+            for other, earlier in columns.items()
+        )
+
+    def search(index: int) -> bool:
+        if index == len(rest):
+            return True
+        name = rest[index]
+        answers = choices[name]
+        for tail in itertools.product(answers, repeat=len(rows) - 1):
+            column = (answers[0], *tail)
+            if meets_all(name, column):
+                columns[name] = column
+                if search(index + 1):
+                    return True
+                del columns[name]
+        return False
+
+    if not search(0):
+        return None
+    return [{name: columns[name][row] for name in choices} for row in range(len(rows))]
 
 
 # Answers that change a few lines of settings and docs, not what the code does: each is

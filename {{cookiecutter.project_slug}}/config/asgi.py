@@ -8,6 +8,9 @@ https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 
 import os
+{%- if cookiecutter.sentry == "yes" %}
+from typing import Any
+{%- endif %}
 
 import django
 from django.conf import settings
@@ -21,7 +24,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # What django.core.asgi.get_asgi_application() does, with the handler chosen by settings.
 django.setup(set_prefix=False)
 
-application = PooledExecutorASGIHandler() if settings.ASGI_FAST_PATH else ASGIHandler()
+application{% if cookiecutter.sentry == "yes" %}: Any{% endif %} = PooledExecutorASGIHandler() if settings.ASGI_FAST_PATH else ASGIHandler()
+{%- if cookiecutter.sentry == "yes" %}
+if settings.SENTRY_DSN:
+    # Sentry's Django integration wraps ASGIHandler.__call__, which the fast path's own
+    # __call__ replaces: wrapped here instead, each request gets its own Sentry scope.
+    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+
+    application = SentryAsgiMiddleware(application)
+{%- endif %}
 if not settings.PRODUCTION:
     # In production nginx serves /static/; uvicorn under `make run` needs Django to.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler

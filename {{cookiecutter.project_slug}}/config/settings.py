@@ -372,8 +372,9 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 X_FRAME_OPTIONS = "DENY"
 # request.is_secure() trusts X-Forwarded-Proto. Safe only because nginx overwrites that
-# header with its own $scheme and gunicorn is reachable only through nginx: a value a
-# client sends never gets here. Without such a proxy in front, a client could claim HTTPS.
+# header with the scheme of its own connection (or of a load balancer it is told to
+# trust) and gunicorn is reachable only through nginx: a value a client sends never gets
+# here. Without such a proxy in front, a client could claim HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 
 # Content Security Policy (Django 6's built-in middleware)
@@ -430,5 +431,25 @@ DASHBOARD_STATUS_URLS = env.string_list("DASHBOARD_STATUS_URLS")
 LOG_LEVEL = env.string("LOG_LEVEL", "INFO")
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if PRODUCTION else "plain", LOG_FORMATS)
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+{%- if cookiecutter.sentry == "yes" %}
+
+# Error reports to Sentry ({{ cookiecutter.project_slug }}/ops/error_tracking.py): off without a DSN.
+# Every process that loads the settings reports: web servers, the task worker, commands.
+SENTRY_DSN = env.string("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env.string("SENTRY_ENVIRONMENT", DJANGO_ENV)
+# The image sets it from its build argument RELEASE; empty: the SDK's own guess, if any.
+SENTRY_RELEASE = env.string("SENTRY_RELEASE", "")
+# Share of requests traced for performance: 0 (the default) sends errors only.
+SENTRY_TRACES_SAMPLE_RATE = env.number("SENTRY_TRACES_SAMPLE_RATE", 0.0)
+if SENTRY_DSN:
+    from {{ cookiecutter.project_slug }}.ops import error_tracking
+
+    error_tracking.start(
+        SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
+{%- endif %}
 
 env.raise_if_missing(f"for DJANGO_ENV={DJANGO_ENV}")

@@ -23,7 +23,14 @@ APPLICATION = "config.asgi:application"
 
 
 class DrainingServer(uvicorn.Server):
+{%- if cookiecutter.sentry == "yes" %}
+    """uvicorn's server, which tells the app's open event streams to end before it waits for connections to close.
+
+    It also starts Sentry's asyncio integration once the loop runs, when Sentry is on.
+    """
+{%- else %}
     """uvicorn's server, which tells the app's open event streams to end before it waits for connections to close."""
+{%- endif %}
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # Imported here: the toolkit needs Django's app registry, ready by now.
@@ -31,6 +38,15 @@ class DrainingServer(uvicorn.Server):
 
         drain()
         await super().shutdown(sockets)
+{%- if cookiecutter.sentry == "yes" %}
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # Sentry's asyncio integration patches the running event loop: there is one now.
+        from {{ cookiecutter.project_slug }}.ops.error_tracking import watch_event_loop
+
+        watch_event_loop()
+        await super().startup(sockets)
+{%- endif %}
 
 
 class UvicornWorker(BaseUvicornWorker):  # type: ignore[misc]  # uvicorn-worker ships no type hints

@@ -1,0 +1,13 @@
+"""Tasks for the tests, run by the real django-tasks-db worker."""
+
+from __future__ import annotations
+
+from django.tasks import task
+
+from {{ cookiecutter.project_slug }}.ops.request_id import request_id
+
+
+@task()
+def current_request_id() -> str | None:
+    """The request id the worker set for this job: its return value is stored with the result."""
+    return request_id.get()
