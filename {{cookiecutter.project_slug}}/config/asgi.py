@@ -28,10 +28,10 @@ application{% if cookiecutter.sentry == "yes" %}: Any{% endif %} = PooledExecuto
 {%- if cookiecutter.sentry == "yes" %}
 if settings.SENTRY_DSN:
     # Sentry's Django integration wraps ASGIHandler.__call__, which the fast path's own
-    # __call__ replaces: wrapped here instead, each request gets its own Sentry scope.
-    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+    # __call__ replaces: wrapped here instead, each request gets a Sentry scope of its own.
+    from {{ cookiecutter.project_slug }}.ops.error_tracking import isolated
 
-    application = SentryAsgiMiddleware(application)
+    application = isolated(application, traced=settings.SENTRY_TRACES_SAMPLE_RATE > 0)
 {%- endif %}
 if not settings.PRODUCTION:
     # In production nginx serves /static/; uvicorn under `make run` needs Django to.

@@ -18,7 +18,9 @@ https://docs.sentry.io/platforms/python/integrations/django/
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 import sentry_sdk
 from django.core.exceptions import ImproperlyConfigured
@@ -32,6 +34,11 @@ from .request_id import request_id
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event, Hint
+
+type Scope = MutableMapping[str, Any]
+type Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+type Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def start(dsn: str, *, environment: str, release: str, traces_sample_rate: float) -> None:
@@ -55,6 +62,38 @@ def start(dsn: str, *, environment: str, release: str, traces_sample_rate: float
         integrations=[DjangoIntegration(signals_spans=traces_sample_rate > 0)],
         before_send=tag_request_id,
     )
+
+
+def isolated(application: ASGIApp, *, traced: bool) -> ASGIApp:
+    """The ASGI application with each request in a Sentry scope of its own.
+
+    Django's integration patches ``ASGIHandler.__call__``, which the fast path's handler
+    replaces, so the scopes are made here. Without one per request, what the integration
+    attaches to a request's scope would pile up in a shared one and show in other
+    requests' events. With tracing, the SDK's ASGI middleware (scope and transaction);
+    without, the scope alone: measured, a third of the middleware's cost per request.
+    """
+    if traced:
+        from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+
+        return cast(ASGIApp, SentryAsgiMiddleware(application))
+
+    async def in_own_scope(scope: Scope, receive: Receive, send: Send) -> None:
+        with sentry_sdk.isolation_scope() as isolation:
+            isolation.add_event_processor(partial(describe_request, scope))
+            await application(scope, receive, send)
+
+    return in_own_scope
+
+
+def describe_request(scope: Scope, event: Event, hint: Hint) -> Event:
+    """The request's method and URL (no query string, no headers: they can hold secrets), as events show them."""
+    if scope.get("type") == "http":
+        host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+        request = event.setdefault("request", {})
+        request.setdefault("method", scope.get("method", ""))
+        request.setdefault("url", f"{scope.get('scheme', 'http')}://{host}{scope.get('path', '')}")
+    return event
 
 
 def tag_request_id(event: Event, hint: Hint) -> Event:
