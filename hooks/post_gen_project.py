@@ -23,6 +23,8 @@ def unused_paths(context: dict[str, str]) -> list[Path]:
     if context["sentry"] == "no":
         unused += [Path(slug, "ops", "error_tracking.py"), Path("tests", "ops", "test_error_tracking.py")]
         unused += [Path("tests", "support", f"{name}.py") for name in ("error_tracking", "error_tracking_settings")]
+    if context["metrics"] == "no":
+        unused += [Path(slug, "ops", "metrics.py"), Path("tests", "ops", "test_metrics.py")]
     return unused
 
 

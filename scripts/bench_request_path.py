@@ -14,10 +14,12 @@ the requests wrk completed. With DATABASE_URL and REDIS_URL set, the project run
 production mode on PostgreSQL (a fresh database, dropped afterwards) and Redis;
 otherwise in development mode with DEBUG off, on SQLite and the local-memory cache.
 
-`--compare sentry` measures the cost of an option instead: the fast path with the option
-off (the first variant) against the same with it on, in a project baked with it: with
-`sentry`, SENTRY_DSN names a local endpoint that accepts events (none is sent: the pages
-do not fail).
+`--compare sentry` or `--compare metrics` measures the cost of an option instead: the
+fast path with the option off (the first variant) against the same with it on, in a
+project baked with it. With `sentry`, SENTRY_DSN names a local endpoint that accepts
+events (none is sent: the pages do not fail); with `metrics`, every process writes its
+metrics in a fresh PROMETHEUS_MULTIPROC_DIR, as in production. The path comparison bakes
+without metrics, so that it measures the path alone.
 
 The numbers are noisy on a small shared machine: rounds alternate the variants and the
 table reports medians. Run: `make bench-request-path` (ROUNDS=, DURATION=, CONNECTIONS=,
@@ -53,8 +55,10 @@ COMPARISONS: dict[str, dict[str, dict[str, str]]] = {
     "path": {"stock": {"ASGI_FAST_PATH": "0"}, "fast": {"ASGI_FAST_PATH": "1"}},
     # SENTRY_DSN is filled in with a local endpoint's (sentry_endpoint()).
     "sentry": {"fast": {}, "sentry": {"SENTRY_DSN": ""}},
+    # PROMETHEUS_MULTIPROC_DIR is filled in with a fresh directory, as deploy/entrypoint.sh does.
+    "metrics": {"off": {"METRICS_ENABLED": "0"}, "metrics": {"METRICS_ENABLED": "1", "PROMETHEUS_MULTIPROC_DIR": ""}},
 }
-BAKE_ANSWERS = {"path": [], "sentry": ["sentry=yes"]}
+BAKE_ANSWERS = {"path": ["metrics=no"], "sentry": ["sentry=yes", "metrics=no"], "metrics": []}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WARMUP = 2  # seconds of load before each server's first measurement, per page
 
@@ -313,6 +317,8 @@ def main() -> int:
         endpoint = None
         if args.compare == "sentry":
             variants["sentry"]["SENTRY_DSN"], endpoint = sentry_endpoint()
+        if args.compare == "metrics":
+            variants["metrics"]["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=tmp)
         try:
             run([*manage, "migrate", "--no-input"], project, env)
             run([*manage, "shell", "--no-imports", "-c", CREATE_USERS], project, env)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_LOCK = ROOT / "{{cookiecutter.project_slug}}" / "uv.lock"
 NAME_EXPRESSION = "{{ cookiecutter.project_slug | pep503 }}"
 # Prompts whose answers change the project's dependencies, with every answer.
-OPTIONAL_DEPENDENCIES = {"sentry": ["no", "yes"]}
+OPTIONAL_DEPENDENCIES = {"sentry": ["no", "yes"], "metrics": ["yes", "no"]}
 SEPARATOR = "\n[[package]]\n"
 
 type Answers = dict[str, str]

@@ -13,11 +13,13 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 from http import HTTPStatus
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .support.docker import (
     COMPOSE_PROJECT,
@@ -49,6 +51,22 @@ def test_health_through_nginx(compose_stack: ComposeStack) -> None:
     ready = compose_stack.get("/readyz", timeout=10)
     assert ready.status_code == HTTPStatus.OK
     assert ready.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_metrics_cover_every_process_in_the_container_and_nginx_refuses_them(compose_stack: ComposeStack) -> None:
+    """One scrape of gunicorn inside the container sees the task worker's heartbeat: they share the directory."""
+    assert compose_stack.get("/metrics").status_code == HTTPStatus.FORBIDDEN
+    scrape = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/metrics').read().decode())"
+    text = compose_stack.compose("exec", "-T", "web", "python", "-c", scrape)
+    heartbeats = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "task_worker_heartbeat_timestamp_seconds"
+    ]
+    assert heartbeats, text
+    assert heartbeats[0] > time.time() - 120
+    assert "http_request_duration_seconds_count" in text
 
 
 def test_static_files_come_from_the_proxy_image(compose_stack: ComposeStack) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .support.baking import run
 from .support.http import download_as_attachment, log_in, post_form, upload_and_wait
@@ -154,6 +155,28 @@ def test_stack_tls_1_2_and_1_3_only_with_http2(stack: Stack) -> None:
         with pytest.raises(ssl.SSLError) as refused:
             tls_handshake(port, old)
         assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", (old, refused.value)
+
+
+def test_stack_metrics_count_what_nginx_passed_and_nginx_refuses_them(stack: Stack) -> None:
+    """Prometheus scrapes gunicorn directly; through nginx /metrics is refused, whoever asks."""
+    gunicorn = f"http://{stack.env['GUNICORN_BIND']}"
+
+    def login_pages_counted() -> float:
+        text = httpx.get(f"{gunicorn}/metrics").text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                wanted = {"route": "accounts/login/", "method": "GET", "status": "200"}
+                if sample.name == "http_request_duration_seconds_count" and sample.labels == wanted:
+                    return float(sample.value)
+        return 0.0
+
+    before = login_pages_counted()
+    for _ in range(5):
+        assert stack.get("/accounts/login/").status_code == HTTPStatus.OK  # a connection each: both workers
+    assert login_pages_counted() - before == 5
+    refused = stack.get("/metrics")
+    assert refused.status_code == HTTPStatus.FORBIDDEN
+    assert "http_request" not in refused.text
 
 
 def test_stack_request_id_round_trip(stack: Stack) -> None:

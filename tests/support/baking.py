@@ -30,14 +30,15 @@ POSTGRES_ONLY_SKIP = "needs PostgreSQL"
 def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     """Combinations of the choice prompts in which every pair of answers to two prompts occurs.
 
-    The defaults first. At the lower bound when one exists (the two largest prompts'
-    answers multiplied: ``at_lower_bound()``); otherwise greedily, whichever combination
-    covers most pairs not yet seen. The full product grows with every option; this grows
-    with the two largest.
+    The defaults first. As few as the search in ``covering()`` finds: from the lower bound
+    (the two largest prompts' answers multiplied) up to two more; otherwise greedily,
+    whichever combination covers most pairs not yet seen. The full product grows with
+    every option; this grows with the two largest.
     """
-    found = at_lower_bound(choices)
-    if found is not None:
-        return found
+    for extra in range(3):
+        found = covering(choices, extra)
+        if found is not None:
+            return found
     names = list(choices)
     product = [dict(zip(names, values, strict=True)) for values in itertools.product(*choices.values())]
 
@@ -53,43 +54,43 @@ def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
     return chosen
 
 
-def at_lower_bound(choices: dict[str, list[str]]) -> list[dict[str, str]] | None:
-    """Every pair covered in as many combinations as the two largest prompts have pairs, or None.
+def covering(choices: dict[str, list[str]], extra: int) -> list[dict[str, str]] | None:
+    """Every pair covered in (the two largest prompts' answers multiplied) + ``extra`` combinations, or None.
 
-    Those two prompts' answers, all combined (the defaults first), fix the rows; each other
-    prompt is then given a column of answers, the default in the first row, that meets
+    The two largest prompts' answers, all combined (the defaults first), fix the first
+    rows; the extra rows take every possible pair of their answers in turn. Each other
+    prompt is then given a column of answers, its default in the first row, that meets
     every earlier column in all its pairs: a depth-first search over the columns.
     """
     names = sorted(choices, key=lambda name: len(choices[name]), reverse=True)
     if len(names) < 2:
         return None
     first, second, *rest = names
-    rows = list(itertools.product(choices[first], choices[second]))
-    columns: dict[str, tuple[str, ...]] = {first: tuple(r[0] for r in rows), second: tuple(r[1] for r in rows)}
+    base = list(itertools.product(choices[first], choices[second]))
+    for extra_rows in itertools.combinations_with_replacement(base, extra):
+        rows = base + list(extra_rows)
+        columns: dict[str, tuple[str, ...]] = {first: tuple(r[0] for r in rows), second: tuple(r[1] for r in rows)}
+        if search(choices, rest, columns, len(rows)):
+            return [{name: columns[name][row] for name in choices} for row in range(len(rows))]
+    return None
 
-    def meets_all(name: str, column: tuple[str, ...]) -> bool:
-        return all(
-            len(set(zip(earlier, column, strict=True))) == len(choices[other]) * len(choices[name])
+
+def search(choices: dict[str, list[str]], rest: list[str], columns: dict[str, tuple[str, ...]], size: int) -> bool:
+    """Fill ``columns`` for the prompts in ``rest``, each meeting every earlier column in all its pairs."""
+    if not rest:
+        return True
+    name, answers = rest[0], choices[rest[0]]
+    for tail in itertools.product(answers, repeat=size - 1):
+        column = (answers[0], *tail)
+        if all(
+            len(set(zip(earlier, column, strict=True))) == len(choices[other]) * len(answers)
             for other, earlier in columns.items()
-        )
-
-    def search(index: int) -> bool:
-        if index == len(rest):
-            return True
-        name = rest[index]
-        answers = choices[name]
-        for tail in itertools.product(answers, repeat=len(rows) - 1):
-            column = (answers[0], *tail)
-            if meets_all(name, column):
-                columns[name] = column
-                if search(index + 1):
-                    return True
-                del columns[name]
-        return False
-
-    if not search(0):
-        return None
-    return [{name: columns[name][row] for name in choices} for row in range(len(rows))]
+        ):
+            columns[name] = column
+            if search(choices, rest[1:], columns, size):
+                return True
+            del columns[name]
+    return False
 
 
 # Answers that change a few lines of settings and docs, not what the code does: each is

@@ -64,6 +64,10 @@ INSTALLED_APPS = [
 # Health checks come next: they answer before host validation and the HTTPS redirect,
 # so load balancers and container probes can reach them by IP over plain HTTP.
 MIDDLEWARE = [
+{%- if cookiecutter.metrics == "yes" %}
+    # Prometheus metrics ({{ cookiecutter.project_slug }}/ops/metrics.py): times every request, answers /metrics.
+    "{{ cookiecutter.project_slug }}.ops.metrics.MetricsMiddleware",
+{%- endif %}
     "{{ cookiecutter.project_slug }}.ops.request_id.RequestIdMiddleware",
     "{{ cookiecutter.project_slug }}.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -77,6 +81,12 @@ MIDDLEWARE = [
     # allauth's request context; async-capable, so it adds no thread hop.
     "allauth.account.middleware.AccountMiddleware",
 ]
+{%- if cookiecutter.metrics == "yes" %}
+# Off: no metrics middleware, so requests are not timed and /metrics is not answered.
+METRICS_ENABLED = env.boolean("METRICS_ENABLED", default=True)
+if not METRICS_ENABLED:
+    MIDDLEWARE.remove("{{ cookiecutter.project_slug }}.ops.metrics.MetricsMiddleware")
+{%- endif %}
 # The lean request path (config/fast_path/): requests reuse their threads, and each of
 # Django's middleware above runs as its audited Inline* subclass, on the event loop
 # unless a hook does I/O. 0 restores stock Django, to compare or debug.

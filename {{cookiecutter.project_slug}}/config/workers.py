@@ -10,6 +10,9 @@ https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/uvicorn/
 from __future__ import annotations
 
 import argparse
+{%- if cookiecutter.metrics == "yes" %}
+import asyncio
+{%- endif %}
 import socket
 import sys
 from typing import Any, ClassVar
@@ -23,13 +26,17 @@ APPLICATION = "config.asgi:application"
 
 
 class DrainingServer(uvicorn.Server):
-{%- if cookiecutter.sentry == "yes" %}
+{%- if cookiecutter.sentry == "yes" or cookiecutter.metrics == "yes" %}
     """uvicorn's server, which tells the app's open event streams to end before it waits for connections to close.
 
-    It also starts Sentry's asyncio integration once the loop runs, when Sentry is on.
+    Once the loop runs, it also {% if cookiecutter.sentry == "yes" %}starts Sentry's asyncio integration (when Sentry is on){% if cookiecutter.metrics == "yes" %} and {% endif %}{% endif %}{% if cookiecutter.metrics == "yes" %}samples the database pool for the metrics{% endif %}.
     """
 {%- else %}
     """uvicorn's server, which tells the app's open event streams to end before it waits for connections to close."""
+{%- endif %}
+{%- if cookiecutter.metrics == "yes" %}
+
+    pool_sampler: asyncio.Task[None] | None = None
 {%- endif %}
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -37,14 +44,29 @@ class DrainingServer(uvicorn.Server):
         from {{ cookiecutter.project_slug }}.toolkit.event_stream import drain
 
         drain()
+{%- if cookiecutter.metrics == "yes" %}
+        if self.pool_sampler is not None:
+            self.pool_sampler.cancel()
+{%- endif %}
         await super().shutdown(sockets)
-{%- if cookiecutter.sentry == "yes" %}
+{%- if cookiecutter.sentry == "yes" or cookiecutter.metrics == "yes" %}
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        # Sentry's asyncio integration patches the running event loop: there is one now.
+        # Here, not at import: these need the event loop, which runs now.
+{%- if cookiecutter.sentry == "yes" %}
         from {{ cookiecutter.project_slug }}.ops.error_tracking import watch_event_loop
 
+        # Sentry's asyncio integration patches the running loop.
         watch_event_loop()
+{%- endif %}
+{%- if cookiecutter.metrics == "yes" %}
+        from django.conf import settings
+
+        if settings.METRICS_ENABLED:
+            from {{ cookiecutter.project_slug }}.ops.metrics import sample_database_pool
+
+            self.pool_sampler = asyncio.get_running_loop().create_task(sample_database_pool())
+{%- endif %}
         await super().startup(sockets)
 {%- endif %}
 

@@ -21,6 +21,14 @@ WEB_STOP_WAIT_SECONDS=$((GUNICORN_GRACEFUL_TIMEOUT + 10))
 export APP_DIR VENV_DIR SUPERVISOR_RUN_DIR GUNICORN_GRACEFUL_TIMEOUT WEB_STOP_WAIT_SECONDS
 
 mkdir -p "$SUPERVISOR_RUN_DIR"
+{%- if cookiecutter.metrics == "yes" %}
+# Prometheus metrics: every process (gunicorn's workers, the task worker) writes its own
+# files here and /metrics adds them up. Emptied at each start: counters begin at zero.
+PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$SUPERVISOR_RUN_DIR/metrics}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+export PROMETHEUS_MULTIPROC_DIR
+{%- endif %}
 cd "$APP_DIR"
 "$VENV_DIR/bin/python" manage.py migrate_with_lock
 exec "$VENV_DIR/bin/supervisord" --configuration "$APP_DIR/deploy/supervisord.conf"

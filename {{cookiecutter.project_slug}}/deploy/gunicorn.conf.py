@@ -7,6 +7,9 @@ https://gunicorn.org/reference/settings/
 """
 
 import os
+{%- if cookiecutter.metrics == "yes" %}
+from typing import Any
+{%- endif %}
 
 from config.env import load_dotenv
 from config.logs import logging_config
@@ -81,3 +84,13 @@ logconfig_dict = logging_config(
     loglevel,
     loggers={"gunicorn.error": {**_handler, "level": loglevel.upper()}, "gunicorn.access": _handler},
 )
+{%- if cookiecutter.metrics == "yes" %}
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A worker exited: its live gauges (requests in progress, pool) stop counting in /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # untyped in prometheus-client
+{%- endif %}

@@ -26,6 +26,9 @@ NOT_READ_BY_SETTINGS |= {
     "APP_DIR",
     "VENV_DIR",
     "SUPERVISOR_RUN_DIR",
+{%- if cookiecutter.metrics == "yes" %}
+    "PROMETHEUS_MULTIPROC_DIR",
+{%- endif %}
     "NGINX_HTTP_LISTEN",
     "NGINX_HTTPS_LISTEN",
     "NGINX_HTTPS_PORT",

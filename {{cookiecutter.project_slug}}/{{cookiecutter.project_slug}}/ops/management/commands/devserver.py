@@ -10,6 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+{%- if cookiecutter.metrics == "yes" %}
+import tempfile
+{%- endif %}
 import threading
 import time
 import urllib.error
@@ -80,6 +83,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, no_worker: bool, **options: Any) -> None:
         self.prepare_database()
+{%- if cookiecutter.metrics == "yes" %}
+        # /metrics adds up the web server's and the worker's files, as in production.
+        metrics_dir = tempfile.TemporaryDirectory(prefix="metrics-")
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)
+{%- endif %}
         url = f"http://{host}:{port}"
         processes = [
             Process(

@@ -10,6 +10,9 @@ from django.conf import settings
 from django.db import connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+{% if cookiecutter.metrics == "yes" -%}
+from {{ cookiecutter.project_slug }}.ops import metrics
+{% endif -%}
 from {{ cookiecutter.project_slug }}.ops.mail import forget_sent
 
 from ...tasks import requeue_stale
@@ -22,6 +25,10 @@ SWEEP_INTERVAL = 30.0  # seconds between sweeps for stalled uploads
 def sweep_forever(stop: threading.Event, interval: float) -> None:
     while not stop.is_set():
         try:
+{%- if cookiecutter.metrics == "yes" %}
+            if settings.METRICS_ENABLED:
+                metrics.beat()  # the worker's heartbeat in /metrics
+{%- endif %}
             requeue_stale()
             forget_sent()
         except Exception:
@@ -43,6 +50,12 @@ class Command(DbWorkerCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+{%- if cookiecutter.metrics == "yes" %}
+        if settings.METRICS_ENABLED:
+            # Here, not in every process: only the worker runs jobs (and only it imports the client).
+            metrics.connect()
+            metrics.beat()
+{%- endif %}
         stop = threading.Event()
         sweeper = threading.Thread(
             target=sweep_forever, args=(stop, options.pop("sweep_interval")), name="upload-sweeper", daemon=True
