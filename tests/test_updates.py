@@ -41,9 +41,15 @@ def test_cruft_brings_a_template_change_into_a_project_and_keeps_local_edits(tmp
     urls = project / "config" / "urls.py"
     urls.write_text(urls.read_text() + "# our own route goes here\n")
     commit_all(project, "a local edit")
+    run(["make", "template-check", f"CRUFT={cruft}"], cwd=project)  # up to date
     layout = template / "{{cookiecutter.project_slug}}" / "docs" / "layout.md"
     layout.write_text(layout.read_text() + "\n## Added by the template later\n")
     commit_all(template, "a template improvement")
+    behind = subprocess.run(
+        ["make", "template-check", f"CRUFT={cruft}"], cwd=project, env=project_env(), capture_output=True, text=True
+    )
+    assert behind.returncode != 0
+    assert "cruft update" in behind.stdout + behind.stderr
 
     result = subprocess.run(
         [cruft, "update", "--skip-apply-ask"], cwd=project, env=project_env(), capture_output=True, text=True
@@ -52,4 +58,4 @@ def test_cruft_brings_a_template_change_into_a_project_and_keeps_local_edits(tmp
     assert "## Added by the template later" in (project / "docs" / "layout.md").read_text()
     assert urls.read_text().endswith("# our own route goes here\n")
     assert (project / ".env").read_text() == secrets  # [tool.cruft] skip: the checkout's secrets stay
-    run([cruft, "check"], cwd=project)
+    run(["make", "template-check", f"CRUFT={cruft}"], cwd=project)
