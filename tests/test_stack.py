@@ -418,6 +418,7 @@ def test_stack_upload_is_processed_and_downloaded_through_x_accel(stack: Stack, 
     assert upload["sha256"] == hashlib.sha256(content).hexdigest()
     # Django answered with an empty body and X-Accel-Redirect; the bytes came from nginx.
     download = download_as_attachment(client, upload, content)
+    assert download.headers.get_list("strict-transport-security") == [HSTS]  # X-Accel drops Django's
     assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert download.headers.get_list("cache-control") == ["private, no-store"]
     stored = next(path for path in stack.media_root.rglob("*") if path.is_file() and path.read_bytes() == content)

@@ -29,7 +29,13 @@ class DrainingServer(uvicorn.Server):
 {%- if cookiecutter.sentry == "yes" or cookiecutter.metrics == "yes" %}
     """uvicorn's server, which tells the app's open event streams to end before it waits for connections to close.
 
-    Once the loop runs, it also {% if cookiecutter.sentry == "yes" %}starts Sentry's asyncio integration (when Sentry is on){% if cookiecutter.metrics == "yes" %} and {% endif %}{% endif %}{% if cookiecutter.metrics == "yes" %}samples the database pool for the metrics{% endif %}.
+    Once the loop runs, it also:
+{%- if cookiecutter.sentry == "yes" %}
+    - starts Sentry's asyncio integration (when Sentry is on);
+{%- endif %}
+{%- if cookiecutter.metrics == "yes" %}
+    - samples the database pool for the metrics.
+{%- endif %}
     """
 {%- else %}
     """uvicorn's server, which tells the app's open event streams to end before it waits for connections to close."""

@@ -88,9 +88,9 @@ logconfig_dict = logging_config(
 
 
 def child_exit(server: object, worker: Any) -> None:
-    """A worker exited: its live gauges (requests in progress, pool) stop counting in /metrics."""
+    """A worker exited: its counts are kept in one file, its own files go (config/prometheus.py)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        from config.prometheus import retire_process
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # untyped in prometheus-client
+        retire_process(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
 {%- endif %}

@@ -111,9 +111,10 @@ def live_server_factory(django_db_setup: None, settings: Settings) -> Iterator[C
 def worker_factory(django_db_setup: None, settings: Settings) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
-    def start(sweep_interval: float = 30.0, **env_overrides: str) -> Worker:
+    def start(sweep_interval: float = 30.0, verbosity: int = 0, **env_overrides: str) -> Worker:
+        """The task worker; verbosity 1 is production's (its jobs' outcomes logged)."""
         env = {"DATABASE_URL": database_url_for_tests(), "MEDIA_ROOT": settings.MEDIA_ROOT, **env_overrides}
-        worker = Worker(project_env(**env), sweep_interval)
+        worker = Worker(project_env(**env), sweep_interval, verbosity)
         workers.append(worker)
         return worker
 

@@ -10,8 +10,10 @@
 #      "letsencrypt") under /etc/letsencrypt/live/;
 #   3. a self-signed certificate for the names in TLS_SERVER_NAMES (ALLOWED_HOSTS),
 #      generated here and kept in TLS_SELF_SIGNED_DIR (a volume), renewed before it expires.
-# Usable: both files parse, and the key is the certificate's. A pair that is not is
-# logged once and skipped; nginx keeps serving what it served.
+# Usable: both files parse, and the key is the certificate's. When the first source whose
+# files are there is not usable (a wrong key, a copy half done), it is logged and nginx
+# keeps serving what it served; a lower source is never put in its place. A change is
+# acted on once the files have stayed the same for one more check.
 #
 # The chosen pair is copied to NGINX_TLS_CERTIFICATE and NGINX_TLS_CERTIFICATE_KEY,
 # where the nginx template reads it. On a VM, without this script, point those two at
@@ -72,48 +74,65 @@ self_signed() {
   key=$SELF_SIGNED_DIR/privkey.pem
   if [ "$(cat "$SELF_SIGNED_DIR/names" 2>/dev/null)" = "$names" ] \
     && openssl x509 -in "$certificate" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1; then
-    return
+    return 0
   fi
-  mkdir -p "$SELF_SIGNED_DIR"
+  mkdir -p "$SELF_SIGNED_DIR" || return 1
   common_name=$(printf '%s' "$names" | sed -n 's/^[A-Z]*:\([^,]*\).*/\1/p' | cut -c1-64)
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -nodes -days 397 \
+  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -nodes -days 397 \
     -subj "/CN=$common_name" -addext "subjectAltName=$names" \
-    -keyout "$key.new" -out "$certificate.new" 2>/dev/null
-  chmod 600 "$key.new"
-  mv "$key.new" "$key"
-  mv "$certificate.new" "$certificate"
-  printf '%s' "$names" >"$SELF_SIGNED_DIR/names"
+    -keyout "$key.new" -out "$certificate.new" 2>/dev/null; then
+    log "could not generate a self-signed certificate for $names"
+    return 1
+  fi
+  chmod 600 "$key.new" && mv "$key.new" "$key" && mv "$certificate.new" "$certificate" || return 1
+  printf '%s' "$names" >"$SELF_SIGNED_DIR/names" || return 1
   log "generated a self-signed certificate for $names (browsers will warn; see docs/deployment.md)"
 }
 
-# Prints "certificate key source" for the pair to serve.
+# Prints "certificate key source" for the pair to serve, or "keep" when the first source
+# whose files are there is not usable. Fails when no certificate can be had at all.
 choose() {
-  if usable "$MOUNT_DIR/fullchain.pem" "$MOUNT_DIR/privkey.pem"; then
-    echo "$MOUNT_DIR/fullchain.pem $MOUNT_DIR/privkey.pem mounted"
-  elif [ -n "${TLS_DOMAIN:-}" ] && usable "$LETSENCRYPT_DIR/fullchain.pem" "$LETSENCRYPT_DIR/privkey.pem"; then
-    echo "$LETSENCRYPT_DIR/fullchain.pem $LETSENCRYPT_DIR/privkey.pem letsencrypt"
+  if [ -e "$MOUNT_DIR/fullchain.pem" ] || [ -e "$MOUNT_DIR/privkey.pem" ]; then
+    if usable "$MOUNT_DIR/fullchain.pem" "$MOUNT_DIR/privkey.pem"; then
+      echo "$MOUNT_DIR/fullchain.pem $MOUNT_DIR/privkey.pem mounted"
+    else
+      echo keep
+    fi
+  elif [ -n "${TLS_DOMAIN:-}" ] && { [ -e "$LETSENCRYPT_DIR/fullchain.pem" ] || [ -e "$LETSENCRYPT_DIR/privkey.pem" ]; }; then
+    if usable "$LETSENCRYPT_DIR/fullchain.pem" "$LETSENCRYPT_DIR/privkey.pem"; then
+      echo "$LETSENCRYPT_DIR/fullchain.pem $LETSENCRYPT_DIR/privkey.pem letsencrypt"
+    else
+      echo keep
+    fi
   else
-    self_signed
+    self_signed || return 1
     echo "$SELF_SIGNED_DIR/fullchain.pem $SELF_SIGNED_DIR/privkey.pem self-signed"
   fi
 }
 
-# Copies the chosen pair where nginx reads it, keeping the one it replaces as
-# *.previous; true when that changed what nginx serves.
+# Copies the chosen pair where nginx reads it, keeping the one it replaces as *.previous.
+# Returns 0 when what nginx serves changed, 1 when it did not, 2 when it could not.
 install_chosen() {
-  set -- $(choose)
+  choice=$(choose) || return 2
+  if [ "$choice" = keep ]; then
+    if [ -s "$CERTIFICATE" ] && [ -s "$CERTIFICATE_KEY" ]; then
+      log "keeping the certificate served until then"
+      return 1
+    fi
+    # Nothing served yet (first start): self-signed, so that nginx starts at all.
+    self_signed || return 2
+    choice="$SELF_SIGNED_DIR/fullchain.pem $SELF_SIGNED_DIR/privkey.pem self-signed"
+  fi
+  set -- $choice
   if cmp -s "$1" "$CERTIFICATE" && cmp -s "$2" "$CERTIFICATE_KEY"; then
     return 1
   fi
-  mkdir -p "$(dirname "$CERTIFICATE")" "$(dirname "$CERTIFICATE_KEY")"
+  mkdir -p "$(dirname "$CERTIFICATE")" "$(dirname "$CERTIFICATE_KEY")" || return 2
   if [ -f "$CERTIFICATE" ]; then
-    cp -p "$CERTIFICATE" "$CERTIFICATE.previous"
-    cp -p "$CERTIFICATE_KEY" "$CERTIFICATE_KEY.previous"
+    cp -p "$CERTIFICATE" "$CERTIFICATE.previous" && cp -p "$CERTIFICATE_KEY" "$CERTIFICATE_KEY.previous" || return 2
   fi
-  cp "$1" "$CERTIFICATE.new"
-  (umask 077 && cp "$2" "$CERTIFICATE_KEY.new")
-  mv "$CERTIFICATE_KEY.new" "$CERTIFICATE_KEY"
-  mv "$CERTIFICATE.new" "$CERTIFICATE"
+  cp "$1" "$CERTIFICATE.new" && (umask 077 && cp "$2" "$CERTIFICATE_KEY.new") || return 2
+  mv "$CERTIFICATE_KEY.new" "$CERTIFICATE_KEY" && mv "$CERTIFICATE.new" "$CERTIFICATE" || return 2
   log "installed the $3 certificate: $(openssl x509 -in "$CERTIFICATE" -noout -subject -enddate | tr '\n' ' ')"
 }
 
@@ -136,23 +155,37 @@ candidates() {
 
 watch() {
   seen=$(candidates)
+  pending=""
   while sleep "$CHECK_SECONDS"; do
     now=$(candidates)
+    if [ "$now" != "$seen" ] && [ "$now" != "$pending" ]; then
+      pending=$now  # changed: look again next time, in case a copy is under way
+      continue
+    fi
     expiring=0
     openssl x509 -in "$CERTIFICATE" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1 || expiring=1
     if [ "$now" = "$seen" ] && [ "$expiring" = 0 ]; then
       continue
     fi
     seen=$now
-    if install_chosen; then
-      reload
-    fi
+    pending=""
+    status=0
+    install_chosen || status=$?
+    case $status in
+      0) reload ;;
+      2) log "could not install a certificate; nginx serves the one it had" ;;
+    esac
   done
 }
 
 case ${1:-start} in
   start)
-    install_chosen || log "serving the certificate installed before"
+    status=0
+    install_chosen || status=$?
+    if [ "$status" = 2 ] && ! [ -s "$CERTIFICATE" ]; then
+      log "no certificate to serve: nginx cannot start"
+      exit 1
+    fi
     # In the background, for as long as the container runs (nginx, PID 1, reaps it).
     "$0" watch &
     ;;

@@ -12,12 +12,12 @@ from django.core.exceptions import ImproperlyConfigured
 from {{ cookiecutter.project_slug }}.ops import error_tracking
 from {{ cookiecutter.project_slug }}.ops.request_id import request_id
 
-from tests.support.error_tracking import IngestServer
+from tests.support.error_tracking import LOCAL_SECRET, IngestServer
 from tests.support.processes import LiveServer, Worker, project_env, run_manage
 
 VIEW_REQUEST_ID = "a" * 32
 TASK_REQUEST_ID = "b" * 32
-SECRETS = ("hunter2-password", "cookie-session-secret", "cookie-csrf-secret")
+SECRETS = ("hunter2-password", "cookie-session-secret", "cookie-csrf-secret", LOCAL_SECRET)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def test_errors_in_a_view_and_a_task_arrive_with_the_request_id_and_no_secrets(
     with IngestServer() as ingest:
         env = {"SENTRY_DSN": ingest.dsn, "DJANGO_SETTINGS_MODULE": "tests.support.error_tracking_settings"}
         server = live_server_factory(**env)
-        worker_factory(**env)
+        worker_factory(verbosity=1, **env)  # production's: the failure is also logged, and reported once
         cookies = {"sessionid": SECRETS[1], "csrftoken": SECRETS[2]}
         with httpx.Client(base_url=server.url, cookies=cookies) as client:
             failed = client.post("/boom/", data={"password": SECRETS[0]}, headers={"X-Request-ID": VIEW_REQUEST_ID})
@@ -42,6 +42,10 @@ def test_errors_in_a_view_and_a_task_arrive_with_the_request_id_and_no_secrets(
     # In the worker, the id of the request that queued the job.
     assert in_task["tags"]["request_id"] == TASK_REQUEST_ID
     assert in_task["tags"]["task"] == "tests.support.error_tracking.fail"
+    assert "task_id" in in_task["tags"]
+    # Logged by django.tasks and captured by the worker's receiver: one event, the SDK's dedupe drops the other.
+    exceptions = [value for event in ingest.events for value in event.get("exception", {}).get("values", [])]
+    assert sum("boom in a task" in value.get("value", "") for value in exceptions) == 1
     for sent in ingest.raw:
         for secret in SECRETS:
             assert secret.encode() not in sent

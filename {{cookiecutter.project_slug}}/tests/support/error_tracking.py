@@ -97,9 +97,15 @@ def events_in(envelope: bytes) -> list[dict[str, Any]]:
     return events
 
 
+# A secret in a local variable of the failing frame, as a database URL or a password would be.
+# Joined at run time: events carry source lines, and the test looks for the value itself.
+LOCAL_SECRET = "-".join(("local", "variable", "secret"))
+
+
 @csrf_exempt
 async def boom(request: HttpRequest) -> HttpResponse:
-    raise RuntimeError("boom in a view")
+    database_url = f"postgres://app:{LOCAL_SECRET}@db/app"
+    raise RuntimeError(f"boom in a view (after {len(database_url)} characters)")
 
 
 @task()

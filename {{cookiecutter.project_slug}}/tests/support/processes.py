@@ -101,11 +101,11 @@ class LiveServer:
 class Worker:
     """The task worker (``manage.py run_worker``) as a real process, on the test database."""
 
-    def __init__(self, env: dict[str, str], sweep_interval: float) -> None:
+    def __init__(self, env: dict[str, str], sweep_interval: float, verbosity: int = 0) -> None:
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "manage.py", "run_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"),
-                *("--sweep-interval", str(sweep_interval), "--verbosity", "0"),
+                *("--sweep-interval", str(sweep_interval), "--verbosity", str(verbosity)),
             ],
             cwd=PROJECT_DIR,
             env=env,

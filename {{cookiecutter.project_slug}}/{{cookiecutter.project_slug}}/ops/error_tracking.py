@@ -2,14 +2,17 @@
 
 Reported: exceptions a view or a middleware lets out (Django's integration), exceptions in
 asyncio tasks of the web server (the asyncio integration, once the event loop runs), a
-task that raises (``report_failed_task``, tagged with the task and its id: whatever the
-worker's log level), and ERROR log records with their traceback (``logger.exception``).
+task that raises (``report_failed_task``, whatever the worker's log level), and ERROR log
+records with their traceback (``logger.exception``). All the worker reports during a job
+is tagged with the task and its id.
 Each event is tagged with the request id (``ops.request_id``): the request's own, or in
 the task worker the one of the request that queued the job, as the log lines are.
 
 Not sent: personal data (``send_default_pii`` off: no cookies, no user, no IP address),
-request bodies (uploads, passwords in forms: ``max_request_body_size="never"``), and no
-performance traces unless SENTRY_TRACES_SAMPLE_RATE asks for them. Only Django's and
+request bodies (uploads, passwords in forms: ``max_request_body_size="never"``), the
+local variables of stack frames (they hold passwords, database URLs and connection
+parameters, which the SDK's scrubber does not find inside strings), and no performance
+traces unless SENTRY_TRACES_SAMPLE_RATE asks for them. Only Django's and
 asyncio's integrations run, plus the SDK's defaults (logging, dedupe, ...): none patches
 Redis or outbound HTTP, so requests pay nothing they did not ask for.
 https://docs.sentry.io/platforms/python/integrations/django/
@@ -25,9 +28,10 @@ from typing import TYPE_CHECKING, Any, cast
 import sentry_sdk
 from django.core.exceptions import ImproperlyConfigured
 from django.tasks import TaskResult, TaskResultStatus
-from django.tasks.signals import task_finished
+from django.tasks.signals import task_finished, task_started
 from sentry_sdk.integrations.asyncio import enable_asyncio_integration
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.scrubber import EventScrubber
 from sentry_sdk.utils import BadDsn, Dsn
 
 from .request_id import request_id
@@ -57,6 +61,9 @@ def start(dsn: str, *, environment: str, release: str, traces_sample_rate: float
         release=release or None,
         send_default_pii=False,
         max_request_body_size="never",
+        include_local_variables=False,
+        # What is left (tags, contexts, breadcrumbs) is scrubbed at every depth, not the top only.
+        event_scrubber=EventScrubber(recursive=True),
         traces_sample_rate=traces_sample_rate,
         auto_enabling_integrations=False,
         integrations=[DjangoIntegration(signals_spans=traces_sample_rate > 0)],
@@ -110,17 +117,28 @@ def watch_event_loop() -> None:
         enable_asyncio_integration()
 
 
+def tag_job(sender: object, task_result: TaskResult[Any, Any], **kwargs: Any) -> None:
+    """Tag what the worker reports while a job runs, an error log line or the failure itself, with the job."""
+    scope = sentry_sdk.get_isolation_scope()
+    scope.set_tag("task", task_result.task.module_path)
+    scope.set_tag("task_id", str(task_result.id))
+
+
 def report_failed_task(sender: object, task_result: TaskResult[Any, Any], **kwargs: Any) -> None:
-    """Report a task that raised; task_finished is sent in the worker's exception handler."""
+    """Report a task that raised (task_finished is sent in the worker's exception handler), then untag.
+
+    django.tasks also logs the failure at ERROR, which the logging integration reports
+    when the worker's log level lets it through; the SDK's dedupe keeps one of the two.
+    """
     error = sys.exc_info()[1]
-    if task_result.status != TaskResultStatus.FAILED or error is None:
-        return
-    with sentry_sdk.new_scope() as scope:
-        scope.set_tag("task", task_result.task.module_path)
-        scope.set_tag("task_id", str(task_result.id))
+    if task_result.status == TaskResultStatus.FAILED and error is not None:
         sentry_sdk.capture_exception(error)
+    scope = sentry_sdk.get_isolation_scope()
+    scope.remove_tag("task")
+    scope.remove_tag("task_id")
 
 
 def connect() -> None:
     """Called by ``OpsConfig.ready()`` when Sentry is on."""
+    task_started.connect(tag_job, dispatch_uid="ops.tag_job")
     task_finished.connect(report_failed_task, dispatch_uid="ops.report_failed_task")

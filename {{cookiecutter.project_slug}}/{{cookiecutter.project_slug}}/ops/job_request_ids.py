@@ -42,7 +42,8 @@ def adopt_request_id(sender: object, task_result: TaskResult[Any, Any], **kwargs
 
 def forget_request_id(sender: object, task_result: TaskResult[Any, Any], **kwargs: Any) -> None:
     # Connected after django.tasks' own receiver, which logs the outcome: that line keeps the id.
-    request_id.set(None)
+    if from_database_backend(sender):
+        request_id.set(None)
 
 
 def connect() -> None:

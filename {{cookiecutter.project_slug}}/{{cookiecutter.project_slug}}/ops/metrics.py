@@ -26,6 +26,7 @@ https://prometheus.github.io/client_python/multiprocess/
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -33,7 +34,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Case, Count, F, Min, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.tasks import DEFAULT_TASK_QUEUE_NAME, TaskResult, TaskResultStatus
@@ -57,6 +58,8 @@ from prometheus_client.registry import Collector
 from .health import HEALTH_VIEWS
 
 type AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -144,21 +147,28 @@ async def queue_state() -> list[Mapping[str, Any]]:
     return [queue async for queue in ready.order_by("queue_name")]
 
 
-def exposition(queues: list[Mapping[str, Any]]) -> bytes:
-    """Every process's metrics (or this one's), then the queue's, in Prometheus' text format."""
+def exposition(queues: list[Mapping[str, Any]] | None) -> bytes:
+    """Every process's metrics (or this one's), then the queue's (None: unknown), in Prometheus' text format."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped in prometheus-client
         shared = generate_latest(registry)
     else:
         shared = generate_latest(REGISTRY)
+    if queues is None:
+        return shared
     queue_registry = CollectorRegistry()
     queue_registry.register(QueueCollector(queues))
     return shared + generate_latest(queue_registry)
 
 
 async def metrics_response() -> HttpResponse:
-    queues = await queue_state()
+    try:
+        queues = await queue_state()
+    except DatabaseError:
+        # The database is down: the processes' own metrics matter most now; no queue series.
+        logger.warning("/metrics: the task queue could not be read", exc_info=True)
+        queues = None
     # Reading every process's files is disk I/O: in a thread, once per scrape.
     body = await sync_to_async(exposition, thread_sensitive=False)(queues)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
