@@ -25,7 +25,7 @@ def unused_paths(context: dict[str, str]) -> list[Path]:
         unused += [Path("tests", "support", f"{name}.py") for name in ("error_tracking", "error_tracking_settings")]
     if context["metrics"] == "no":
         unused += [Path(slug, "ops", "metrics.py"), Path("tests", "ops", "test_metrics.py")]
-        unused += [Path("config", "prometheus.py"), Path("tests", "config", "test_prometheus.py")]
+        unused += [Path(slug, "ops", "metrics_files.py"), Path("tests", "ops", "test_metrics_files.py")]
     return unused
 
 

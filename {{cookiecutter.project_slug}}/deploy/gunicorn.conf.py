@@ -87,10 +87,13 @@ logconfig_dict = logging_config(
 {%- if cookiecutter.metrics == "yes" %}
 
 
-def child_exit(server: object, worker: Any) -> None:
-    """A worker exited: its counts are kept in one file, its own files go (config/prometheus.py)."""
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: its counts are kept in one file, its own files go ({{ cookiecutter.project_slug }}/ops/metrics_files.py)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from config.prometheus import retire_process
+        from {{ cookiecutter.project_slug }}.ops.metrics_files import retire_process
 
-        retire_process(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        try:
+            retire_process(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        except Exception:  # gunicorn calls this hook unguarded: an error would stop the master
+            server.log.exception("could not fold the metrics files of worker %s", worker.pid)
 {%- endif %}

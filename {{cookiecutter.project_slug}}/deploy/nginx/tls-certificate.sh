@@ -73,7 +73,8 @@ self_signed() {
   certificate=$SELF_SIGNED_DIR/fullchain.pem
   key=$SELF_SIGNED_DIR/privkey.pem
   if [ "$(cat "$SELF_SIGNED_DIR/names" 2>/dev/null)" = "$names" ] \
-    && openssl x509 -in "$certificate" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1; then
+    && openssl x509 -in "$certificate" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1 \
+    && usable "$certificate" "$key" 2>/dev/null; then
     return 0
   fi
   mkdir -p "$SELF_SIGNED_DIR" || return 1
@@ -136,14 +137,18 @@ install_chosen() {
   log "installed the $3 certificate: $(openssl x509 -in "$CERTIFICATE" -noout -subject -enddate | tr '\n' ' ')"
 }
 
+# Reloads nginx with the installed pair; when nginx refuses its configuration (the
+# certificate, or anything else: a name it cannot resolve yet), puts the previous pair
+# back and fails, so that the next check tries again.
 reload() {
-  if nginx -t -q 2>/dev/null && nginx -s reload; then
+  if checked=$(nginx -t -q 2>&1) && nginx -s reload; then
     log "nginx reloaded"
-  else
-    log "nginx refused the new certificate; serving the previous one"
-    mv "$CERTIFICATE.previous" "$CERTIFICATE"
-    mv "$CERTIFICATE_KEY.previous" "$CERTIFICATE_KEY"
+    return 0
   fi
+  log "nginx refused its configuration, so it keeps the previous certificate; trying again at the next check: $checked"
+  mv "$CERTIFICATE.previous" "$CERTIFICATE"
+  mv "$CERTIFICATE_KEY.previous" "$CERTIFICATE_KEY"
+  return 1
 }
 
 # A fingerprint of every candidate file: the pairs are only examined again when it
@@ -154,11 +159,13 @@ candidates() {
 }
 
 watch() {
-  seen=$(candidates)
+  seen=""  # what start installed is compared again once: files may have changed since
   pending=""
   while sleep "$CHECK_SECONDS"; do
     now=$(candidates)
-    if [ "$now" != "$seen" ] && [ "$now" != "$pending" ]; then
+    if [ "$now" = "$seen" ]; then
+      pending=""
+    elif [ "$now" != "$pending" ]; then
       pending=$now  # changed: look again next time, in case a copy is under way
       continue
     fi
@@ -172,7 +179,7 @@ watch() {
     status=0
     install_chosen || status=$?
     case $status in
-      0) reload ;;
+      0) reload || seen="" ;;
       2) log "could not install a certificate; nginx serves the one it had" ;;
     esac
   done

@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, connections
 from django.db.models import Case, Count, F, Min, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.tasks import DEFAULT_TASK_QUEUE_NAME, TaskResult, TaskResultStatus
@@ -56,6 +56,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .health import HEALTH_VIEWS
+from .metrics_files import locked
 
 type AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -64,6 +65,7 @@ logger = logging.getLogger(__name__)
 METRICS_PATH = "/metrics"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 POOL_SAMPLE_INTERVAL = 5.0  # seconds
+QUEUE_READ_TIMEOUT = 2.0  # seconds a scrape waits for the queue's state
 
 REQUEST_DURATION = Histogram(
     "http_request_duration_seconds",
@@ -149,10 +151,12 @@ async def queue_state() -> list[Mapping[str, Any]]:
 
 def exposition(queues: list[Mapping[str, Any]] | None) -> bytes:
     """Every process's metrics (or this one's), then the queue's (None: unknown), in Prometheus' text format."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped in prometheus-client
-        shared = generate_latest(registry)
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # untyped
+        with locked(directory, exclusive=False):  # not while gunicorn folds a dead worker's files
+            shared = generate_latest(registry)
     else:
         shared = generate_latest(REGISTRY)
     if queues is None:
@@ -164,9 +168,11 @@ def exposition(queues: list[Mapping[str, Any]] | None) -> bytes:
 
 async def metrics_response() -> HttpResponse:
     try:
-        queues = await queue_state()
-    except DatabaseError:
-        # The database is down: the processes' own metrics matter most now; no queue series.
+        # Bounded: with the database down, the pool would wait its own timeout, and
+        # Prometheus gives up on a scrape after 10 s.
+        queues = await asyncio.wait_for(queue_state(), QUEUE_READ_TIMEOUT)
+    except (DatabaseError, InterfaceError, TimeoutError):
+        # The processes' own metrics matter most then: served without the queue's series.
         logger.warning("/metrics: the task queue could not be read", exc_info=True)
         queues = None
     # Reading every process's files is disk I/O: in a thread, once per scrape.

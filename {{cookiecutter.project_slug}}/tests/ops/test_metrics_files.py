@@ -1,4 +1,4 @@
-"""A gunicorn worker's metrics files, folded into one when it exits (config/prometheus.py, gunicorn's child_exit)."""
+"""A gunicorn worker's metrics files, folded into one when it exits (ops/metrics_files.py, gunicorn's child_exit)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.prometheus import retire_process
+from {{ cookiecutter.project_slug }}.ops.metrics_files import LOCK_FILE, retire_process
 
 # What a worker process leaves behind: a counter, a histogram, a live gauge and a "max" gauge.
 WORKER = """
@@ -57,7 +57,8 @@ def test_a_retired_workers_counts_stay_and_its_files_go(tmp_path: Path) -> None:
     assert after[("latency_seconds_bucket", (("le", "0.25"),))] == 2
     assert ("in_progress", ()) not in after  # live gauges end with their process
     assert not any(name == "heartbeat" for name, _ in after)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["counter_retired.db", "histogram_retired.db"]
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert left == sorted(["counter_retired.db", "histogram_retired.db", LOCK_FILE])
 
     # A third worker retires later: added to the same files.
     retire_process(worker(4), str(tmp_path))
