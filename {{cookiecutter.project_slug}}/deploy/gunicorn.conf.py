@@ -88,7 +88,7 @@ logconfig_dict = logging_config(
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker exited: its counts are kept in one file, its own files go ({{ cookiecutter.project_slug }}/ops/metrics_files.py)."""
+    """A worker exited: its counts are kept in one file, its own files go (ops/metrics_files.py)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from {{ cookiecutter.project_slug }}.ops.metrics_files import retire_process
 
