@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import signal
-import ssl
 import subprocess
 import threading
 import time
@@ -25,10 +24,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from .support.baking import run
-from .support.http import download_as_attachment, log_in, post_form, upload_and_wait
+from .support.http import download_as_attachment, log_in, post_form, scraped, upload_and_wait
 from .support.processes import child_pids, is_running, measured, wait_for
 from .support.stack import (
     BIG_CSV_ROWS,
@@ -47,7 +45,7 @@ from .support.stack import (
     upload_row,
     upload_status,
 )
-from .support.tls import tls_handshake
+from .support.tls import HSTS, assert_modern_tls_only
 
 pytestmark = pytest.mark.slow
 
@@ -115,10 +113,6 @@ def test_stack_security_headers(stack: Stack) -> None:
     assert page.headers["cross-origin-opener-policy"] == "same-origin"
 
 
-# Django's production default, which nginx derives from the same settings (derived.envsh).
-HSTS = "max-age=31536000; includeSubDomains; preload"
-
-
 def test_stack_plain_http_redirects_to_https_except_acme_challenges(stack: Stack) -> None:
     challenge = Path(stack.env["NGINX_ACME_ROOT"]) / ".well-known/acme-challenge"
     challenge.mkdir(parents=True, exist_ok=True)
@@ -148,13 +142,7 @@ def test_stack_hsts_once_on_pages_static_files_and_nginx_errors(stack: Stack) ->
 
 
 def test_stack_tls_1_2_and_1_3_only_with_http2(stack: Stack) -> None:
-    port = int(urlsplit(stack.url).port or 443)
-    assert tls_handshake(port)[:2] == ("TLSv1.3", "h2")
-    assert tls_handshake(port, ssl.TLSVersion.TLSv1_2)[:2] == ("TLSv1.2", "h2")
-    for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
-        with pytest.raises(ssl.SSLError) as refused:
-            tls_handshake(port, old)
-        assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", (old, refused.value)
+    assert_modern_tls_only(int(urlsplit(stack.url).port or 443))
 
 
 def test_stack_metrics_count_what_nginx_passed_and_nginx_refuses_them(stack: Stack) -> None:
@@ -163,12 +151,8 @@ def test_stack_metrics_count_what_nginx_passed_and_nginx_refuses_them(stack: Sta
 
     def login_pages_counted() -> float:
         text = httpx.get(f"{gunicorn}/metrics").text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                wanted = {"route": "accounts/login/", "method": "GET", "status": "200"}
-                if sample.name == "http_request_duration_seconds_count" and sample.labels == wanted:
-                    return float(sample.value)
-        return 0.0
+        labels = {"route": "accounts/login/", "method": "GET", "status": "200"}
+        return scraped(text, "http_request_duration_seconds_count", **labels) or 0.0
 
     before = login_pages_counted()
     for _ in range(5):

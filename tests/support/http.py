@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def free_port() -> int:
@@ -47,6 +48,15 @@ def http_client(base_url: str, timeout: float = 30, verify: ssl.SSLContext | boo
         event_hooks={"request": [send_origin], "response": [keep_secure_cookies]},
     )
     return client
+
+
+def scraped(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with exactly these labels in a /metrics scrape, or None."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
 
 
 def post_form(client: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:

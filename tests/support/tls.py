@@ -8,6 +8,11 @@ import subprocess
 import warnings
 from pathlib import Path
 
+import pytest
+
+# The HSTS policy of a production project with default settings: Django's, and nginx's by derivation.
+HSTS = "max-age=31536000; includeSubDomains; preload"
+
 
 def trusting(certificate: str) -> ssl.SSLContext:
     """A client TLS context that trusts this one certificate (PEM text or a path), and no other."""
@@ -66,3 +71,13 @@ def tls_handshake(
         certificate = tls.getpeercert(binary_form=True)
         assert certificate is not None
         return str(tls.version()), tls.selected_alpn_protocol(), certificate
+
+
+def assert_modern_tls_only(port: int) -> None:
+    """TLS 1.3 and 1.2 negotiate HTTP/2; a client offering only TLS 1.0 or 1.1 gets the server's refusal."""
+    assert tls_handshake(port)[:2] == ("TLSv1.3", "h2")
+    assert tls_handshake(port, ssl.TLSVersion.TLSv1_2)[:2] == ("TLSv1.2", "h2")
+    for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        with pytest.raises(ssl.SSLError) as refused:
+            tls_handshake(port, old)
+        assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", (old, refused.value)

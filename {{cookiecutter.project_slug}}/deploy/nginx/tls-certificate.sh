@@ -90,25 +90,30 @@ self_signed() {
   log "generated a self-signed certificate for $names (browsers will warn; see docs/deployment.md)"
 }
 
+# The pair in directory $1, labelled $2: printed when usable, "keep" when its files are
+# there but not usable; fails when neither file is there.
+offer() {
+  [ -e "$1/fullchain.pem" ] || [ -e "$1/privkey.pem" ] || return 1
+  if usable "$1/fullchain.pem" "$1/privkey.pem"; then
+    echo "$1/fullchain.pem $1/privkey.pem $2"
+  else
+    echo keep
+  fi
+}
+
+offer_self_signed() {
+  self_signed || return 1
+  echo "$SELF_SIGNED_DIR/fullchain.pem $SELF_SIGNED_DIR/privkey.pem self-signed"
+}
+
 # Prints "certificate key source" for the pair to serve, or "keep" when the first source
 # whose files are there is not usable. Fails when no certificate can be had at all.
 choose() {
-  if [ -e "$MOUNT_DIR/fullchain.pem" ] || [ -e "$MOUNT_DIR/privkey.pem" ]; then
-    if usable "$MOUNT_DIR/fullchain.pem" "$MOUNT_DIR/privkey.pem"; then
-      echo "$MOUNT_DIR/fullchain.pem $MOUNT_DIR/privkey.pem mounted"
-    else
-      echo keep
-    fi
-  elif [ -n "${TLS_DOMAIN:-}" ] && { [ -e "$LETSENCRYPT_DIR/fullchain.pem" ] || [ -e "$LETSENCRYPT_DIR/privkey.pem" ]; }; then
-    if usable "$LETSENCRYPT_DIR/fullchain.pem" "$LETSENCRYPT_DIR/privkey.pem"; then
-      echo "$LETSENCRYPT_DIR/fullchain.pem $LETSENCRYPT_DIR/privkey.pem letsencrypt"
-    else
-      echo keep
-    fi
-  else
-    self_signed || return 1
-    echo "$SELF_SIGNED_DIR/fullchain.pem $SELF_SIGNED_DIR/privkey.pem self-signed"
+  offer "$MOUNT_DIR" mounted && return 0
+  if [ -n "${TLS_DOMAIN:-}" ]; then
+    offer "$LETSENCRYPT_DIR" letsencrypt && return 0
   fi
+  offer_self_signed
 }
 
 # Copies the chosen pair where nginx reads it, keeping the one it replaces as *.previous.
@@ -121,8 +126,7 @@ install_chosen() {
       return 1
     fi
     # Nothing served yet (first start): self-signed, so that nginx starts at all.
-    self_signed || return 2
-    choice="$SELF_SIGNED_DIR/fullchain.pem $SELF_SIGNED_DIR/privkey.pem self-signed"
+    choice=$(offer_self_signed) || return 2
   fi
   set -- $choice
   if cmp -s "$1" "$CERTIFICATE" && cmp -s "$2" "$CERTIFICATE_KEY"; then
