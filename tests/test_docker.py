@@ -52,15 +52,17 @@ def test_health_through_nginx(compose_stack: ComposeStack) -> None:
     assert ready.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
-def test_metrics_cover_every_process_in_the_container_and_nginx_refuses_them(compose_stack: ComposeStack) -> None:
-    """One scrape of gunicorn inside the container sees the task worker's heartbeat: they share the directory."""
+def test_metrics_of_web_and_worker_and_nginx_refuses_them(compose_stack: ComposeStack) -> None:
+    """gunicorn's /metrics has the requests and the queue; the worker service serves its own heartbeat."""
     assert compose_stack.get("/metrics").status_code == HTTPStatus.FORBIDDEN
-    scrape = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/metrics').read().decode())"
-    text = compose_stack.compose("exec", "-T", "web", "python", "-c", scrape)
-    heartbeat = scraped(text, "task_worker_heartbeat_timestamp_seconds")
-    assert heartbeat is not None, text
+    scrape = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
+    web = compose_stack.compose("exec", "-T", "web", "python", "-c", scrape, "http://127.0.0.1:8000/metrics")
+    assert "http_request_duration_seconds_count" in web
+    assert scraped(web, "task_queue_ready_jobs", queue="default") is not None, web
+    worker = compose_stack.compose("exec", "-T", "web", "python", "-c", scrape, "http://worker:9100/metrics")
+    heartbeat = scraped(worker, "task_worker_heartbeat_timestamp_seconds")
+    assert heartbeat is not None, worker
     assert heartbeat > time.time() - 120
-    assert "http_request_duration_seconds_count" in text
 
 
 def test_static_files_come_from_the_proxy_image(compose_stack: ComposeStack) -> None:
@@ -94,18 +96,23 @@ def test_upload_limits_hold_in_nginx_and_django(compose_stack: ComposeStack) -> 
     assert refused.json() == {"error": "The request is larger than the upload limits allow."}
 
 
-def test_web_runs_as_a_non_root_user(compose_stack: ComposeStack) -> None:
+def processes_of(stack: ComposeStack, service: str) -> list[tuple[str, str]]:
+    """(uid, command) of every process in the service's container."""
     # `docker top` with explicit ps columns: `compose top` cuts CMD to the terminal's width.
-    container = compose_stack.compose("ps", "-q", "web").strip()
+    container = stack.compose("ps", "-q", service).strip()
     top = subprocess.run(
         ["docker", "top", container, "-o", "pid,uid,args"], capture_output=True, text=True, check=True
     ).stdout.splitlines()[1:]
-    processes = [line.split(None, 2) for line in top if line.strip()]
-    uids = {uid for _pid, uid, _args in processes}
-    commands = [args for _pid, _uid, args in processes]
-    assert uids == {"10001"}, top
-    assert any("gunicorn" in command for command in commands), commands
-    assert any("run_worker" in command for command in commands), commands
+    return [(uid, args) for _pid, uid, args in (line.split(None, 2) for line in top if line.strip())]
+
+
+def test_web_and_worker_run_as_a_non_root_user_each_in_its_own_service(compose_stack: ComposeStack) -> None:
+    web, worker = processes_of(compose_stack, "web"), processes_of(compose_stack, "worker")
+    assert {uid for uid, _ in web + worker} == {"10001"}, web + worker
+    assert any("gunicorn" in command for _, command in web), web
+    assert not any("run_worker" in command or "supervisord" in command for _, command in web), web
+    assert any("run_worker" in command for _, command in worker), worker
+    assert not any("gunicorn" in command for _, command in worker), worker
 
 
 def test_image_has_no_secrets_history_or_compilers(compose_stack: ComposeStack) -> None:

@@ -51,6 +51,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -164,6 +165,19 @@ def exposition(queues: list[Mapping[str, Any]] | None) -> bytes:
     queue_registry = CollectorRegistry()
     queue_registry.register(QueueCollector(queues))
     return shared + generate_latest(queue_registry)
+
+
+def serve_worker_metrics(port: int) -> None:
+    """The task worker's metrics on a port of its own, from a thread: when it runs without gunicorn next to it.
+
+    Compose's worker service and Kubernetes' worker Deployment are scrape targets of their
+    own (WORKER_METRICS_PORT); the queue's series stay with the web processes' /metrics.
+    """
+    registry = REGISTRY
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # untyped
+    start_http_server(port, registry=registry)
 
 
 async def metrics_response() -> HttpResponse:

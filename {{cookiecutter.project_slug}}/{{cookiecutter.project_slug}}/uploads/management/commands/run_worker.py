@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -22,8 +23,18 @@ logger = logging.getLogger(__name__)
 SWEEP_INTERVAL = 30.0  # seconds between sweeps for stalled uploads
 
 
+def touch_heartbeat() -> None:
+    """Mark the worker alive for its health check (WORKER_HEARTBEAT_FILE; compose, Kubernetes)."""
+    if path := settings.WORKER_HEARTBEAT_FILE:
+        try:
+            Path(path).touch()
+        except OSError:
+            logger.exception("could not touch the heartbeat file %s", path)
+
+
 def sweep_forever(stop: threading.Event, interval: float) -> None:
     while not stop.is_set():
+        touch_heartbeat()
         try:
 {%- if cookiecutter.metrics == "yes" %}
             if settings.METRICS_ENABLED:
@@ -55,6 +66,8 @@ class Command(DbWorkerCommand):
             # Here, not in every process: only the worker runs jobs (and only it imports the client).
             metrics.connect()
             metrics.beat()
+            if settings.WORKER_METRICS_PORT:
+                metrics.serve_worker_metrics(settings.WORKER_METRICS_PORT)
 {%- endif %}
         stop = threading.Event()
         sweeper = threading.Thread(
