@@ -26,6 +26,10 @@ def unused_paths(context: dict[str, str]) -> list[Path]:
     if context["metrics"] == "no":
         unused += [Path(slug, "ops", "metrics.py"), Path("tests", "ops", "test_metrics.py")]
         unused += [Path(slug, "ops", "metrics_files.py"), Path("tests", "ops", "test_metrics_files.py")]
+    if context["object_storage"] == "local":
+        unused += [Path("tests", "uploads", "test_object_storage.py"), Path("tests", "support", "object_storage.py")]
+        # Several pods need the files in a bucket: Kubernetes comes with object storage.
+        unused += [Path("docs", "object-storage.md"), Path("docs", "kubernetes.md"), Path("deploy", "kubernetes")]
     return unused
 
 

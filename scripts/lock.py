@@ -14,6 +14,7 @@ Run: `make lock`.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import os
 import re
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_LOCK = ROOT / "{{cookiecutter.project_slug}}" / "uv.lock"
 NAME_EXPRESSION = "{{ cookiecutter.project_slug | pep503 }}"
 # Prompts whose answers change the project's dependencies, with every answer.
-OPTIONAL_DEPENDENCIES = {"sentry": ["no", "yes"], "metrics": ["yes", "no"]}
+OPTIONAL_DEPENDENCIES = {"sentry": ["no", "yes"], "metrics": ["yes", "no"], "object_storage": ["local", "s3"]}
 SEPARATOR = "\n[[package]]\n"
 
 type Answers = dict[str, str]
@@ -104,7 +105,9 @@ def main() -> int:
             rendered = (project / "uv.lock").read_text()
             expected = expected.replace(NAME_EXPRESSION, project.name.replace("_", "-"))
             if rendered != expected:
-                print(f"the merged lock does not render to uv's for {answers}", file=sys.stderr)
+                print(f"the merged lock does not render to uv's for {answers}:", file=sys.stderr)
+                diff = difflib.unified_diff(expected.splitlines(), rendered.splitlines(), "uv", "merged", lineterm="")
+                print("\n".join(itertools.islice(diff, 60)), file=sys.stderr)
                 return 1
     print(f"wrote {TEMPLATE_LOCK.relative_to(ROOT)} ({len(locks)} combinations of {', '.join(names)})")
     return 0

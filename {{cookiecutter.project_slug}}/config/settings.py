@@ -7,11 +7,17 @@ in ``.env.example`` (a test keeps the two in sync). With no ``DATABASE_URL`` and
 https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
+{% if cookiecutter.object_storage == "s3" -%}
+import re
+{% endif -%}
 {% if cookiecutter.username_type == "email" -%}
 from operator import attrgetter
 {% endif -%}
 from pathlib import Path
 
+{% if cookiecutter.object_storage == "s3" -%}
+from django.core.exceptions import ImproperlyConfigured
+{% endif -%}
 from django.utils.csp import CSP
 
 from config.env import Env, database_from_url{% if cookiecutter.mail_service == "smtp" %}, email_from_url{% endif %}
@@ -86,6 +92,9 @@ MIDDLEWARE = [
 METRICS_ENABLED = env.boolean("METRICS_ENABLED", default=True)
 if not METRICS_ENABLED:
     MIDDLEWARE.remove("{{ cookiecutter.project_slug }}.ops.metrics.MetricsMiddleware")
+# A task worker running on its own (compose's worker service, Kubernetes) serves its
+# metrics on this port; 0: not at all (under supervisord, gunicorn's /metrics has them).
+WORKER_METRICS_PORT = env.integer("WORKER_METRICS_PORT", 0)
 {%- endif %}
 # The lean request path (config/fast_path/): requests reuse their threads, and each of
 # Django's middleware above runs as its audited Inline* subclass, on the event loop
@@ -276,11 +285,65 @@ STORAGES = {
 
 # Uploaded files
 # https://docs.djangoproject.com/en/6.1/topics/files/
+{%- if cookiecutter.object_storage == "s3" %}
+# In an S3-compatible bucket (django-storages, boto3): AWS S3, MinIO, Cloudflare R2...
+# Required in production; in development, without a bucket, files stay in MEDIA_ROOT.
+# The bucket is private: objects get no ACL (the bucket's own, private by default), and
+# nothing links to them. Downloads go through a view that checks ownership, then hands
+# nginx a presigned URL, valid for a minute, with X-Accel-Redirect: nginx fetches the
+# object and sends it (the bytes never pass through Python; the browser never sees the
+# bucket). docs/object-storage.md
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+AWS_STORAGE_BUCKET_NAME = env.string("AWS_STORAGE_BUCKET_NAME", required=PRODUCTION)
+# Where the bucket's API is: https://s3.<region>.amazonaws.com, http://minio:9000,
+# https://<account>.r2.cloudflarestorage.com. Buckets are addressed by path
+# (<endpoint>/<bucket>/<key>), so nginx proxies to this one origin.
+AWS_S3_ENDPOINT_URL = env.string("AWS_S3_ENDPOINT_URL", required=PRODUCTION and bool(AWS_STORAGE_BUCKET_NAME))
+if AWS_S3_ENDPOINT_URL and not re.fullmatch(r"https?://[^/?#\s]+/?", AWS_S3_ENDPOINT_URL):
+    raise ImproperlyConfigured(
+        f"AWS_S3_ENDPOINT_URL must be a scheme and a host (and port), nothing else: got {AWS_S3_ENDPOINT_URL!r}."
+    )
+if AWS_STORAGE_BUCKET_NAME:
+    from boto3.s3.transfer import TransferConfig
+
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL.rstrip("/") or None,
+            # Needed by AWS to sign (MinIO and R2 take any); us-east-1 is boto3's own default.
+            "region_name": env.string("AWS_S3_REGION_NAME", "us-east-1"),
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            # Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or boto3's other
+            # sources (an instance role, a Kubernetes service account's web identity).
+            # No ACL on objects: the bucket's policy decides, and nothing is public-read.
+            "default_acl": None,
+            # Names are the upload's id (uploads/models.py): never taken, so no HEAD first.
+            "file_overwrite": True,
+            # Presigned URLs are used at once, by nginx.
+            "querystring_expire": 60,
+            # The worker reads a file through a temporary file on disk once it passes this
+            # size: a 100 MiB upload does not take 100 MiB of memory (0, the default, would
+            # keep it all in memory).
+            "max_memory_size": 1024 * 1024,
+            # One part at a time: boto3's threads would hold up to 10 parts of 8 MiB per
+            # upload, and queue 25 MiB per download, in each process.
+            "transfer_config": TransferConfig(use_threads=False),
+        },
+    }
+MEDIA_ROOT = env.string("MEDIA_ROOT", str(BASE_DIR / "media"))
+# Where nginx fetches objects from (deploy/nginx/templates/); empty: the view streams them.
+DOWNLOAD_X_ACCEL_PREFIX = env.string(
+    "DOWNLOAD_X_ACCEL_PREFIX", "/_storage/" if PRODUCTION and AWS_STORAGE_BUCKET_NAME else ""
+)
+{%- else %}
 # User files are private: no public URL serves MEDIA_ROOT. Downloads go through a view
 # that checks ownership, then (when DOWNLOAD_X_ACCEL_PREFIX is set) hands the file to
 # nginx with X-Accel-Redirect to an internal location aliased to MEDIA_ROOT.
 MEDIA_ROOT = env.string("MEDIA_ROOT", str(BASE_DIR / "media"))
 DOWNLOAD_X_ACCEL_PREFIX = env.string("DOWNLOAD_X_ACCEL_PREFIX", "/_protected/" if PRODUCTION else "")
+{%- endif %}
 
 # Uploads app
 UPLOAD_MAX_BYTES = env.integer("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)  # bytes, per file; nginx gets the same value
@@ -306,6 +369,9 @@ UPLOAD_PROCESSING_TIMEOUT = env.integer("UPLOAD_PROCESSING_TIMEOUT", 300)  # sec
 UPLOAD_INSPECTION_TIMEOUT = env.number("UPLOAD_INSPECTION_TIMEOUT", 240.0)  # seconds
 UPLOAD_MAX_ATTEMPTS = env.integer("UPLOAD_MAX_ATTEMPTS", 5)  # transient failures are retried with backoff
 UPLOAD_RATE_LIMIT = env.integer("UPLOAD_RATE_LIMIT", 30)  # upload requests per user and minute
+# The task worker touches this file at every sweep (when set): its health check looks at
+# the file's age (compose's worker service, Kubernetes' liveness probe).
+WORKER_HEARTBEAT_FILE = env.string("WORKER_HEARTBEAT_FILE", "")
 # Django refuses more files than this while parsing (TooManyFilesSent).
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 # Live status: open upload pages get each change as a Server-Sent Event (uploads/live.py).

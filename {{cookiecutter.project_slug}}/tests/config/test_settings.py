@@ -5,13 +5,15 @@ from http import HTTPStatus
 import pytest
 from django.test import AsyncClient
 
-from tests.support.environments import MAIL_VARIABLES, PRODUCTION_ENV, settings_under
+from tests.support.environments import MAIL_VARIABLES, PRODUCTION_ENV, STORAGE_VARIABLES, settings_under
 from tests.support.processes import project_env, run_manage
 
 SERVICES = ["DATABASES", "CACHES"]
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", *MAIL_VARIABLES])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", *STORAGE_VARIABLES, *MAIL_VARIABLES]
+)
 def test_production_refuses_to_start_without(missing: str) -> None:
     result = run_manage("check", env=project_env(**{**PRODUCTION_ENV, missing: ""}))
     assert result.returncode != 0
@@ -19,7 +21,7 @@ def test_production_refuses_to_start_without(missing: str) -> None:
 
 
 def test_production_names_every_missing_variable() -> None:
-    required = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", *MAIL_VARIABLES]
+    required = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", *STORAGE_VARIABLES, *MAIL_VARIABLES]
     result = run_manage("check", env=project_env(DJANGO_ENV="production", **dict.fromkeys(required, "")))
     assert ", ".join(required) in result.stderr
 

@@ -16,12 +16,18 @@ PRODUCTION_ENV = {
     "REDIS_URL": DEAD_REDIS_URL,
     "DEFAULT_FROM_EMAIL": "noreply@{{ cookiecutter.domain_name }}",
     "SERVER_EMAIL": "server@{{ cookiecutter.domain_name }}",
+{%- if cookiecutter.object_storage == "s3" %}
+    "AWS_STORAGE_BUCKET_NAME": "uploads",
+    "AWS_S3_ENDPOINT_URL": "https://storage.{{ cookiecutter.domain_name }}",
+{%- endif %}
 {%- if cookiecutter.mail_service == "smtp" %}
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.{{ cookiecutter.domain_name }}:587",
 {%- else %}
     "{{ cookiecutter._mail_providers[cookiecutter.mail_service].variable }}": "a-test-key",
 {%- endif %}
 }
+# What production needs for uploaded files (nothing more with files on disk).
+STORAGE_VARIABLES = [{% if cookiecutter.object_storage == "s3" %}"AWS_STORAGE_BUCKET_NAME"{% endif %}]
 # What production needs to send mail, in the order settings read it.
 MAIL_VARIABLES = [
     "DEFAULT_FROM_EMAIL",

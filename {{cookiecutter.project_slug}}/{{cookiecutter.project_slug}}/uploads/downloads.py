@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import {% if cookiecutter.object_storage == "s3" %}urlsplit{% else %}quote{% endif %}
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -25,6 +25,23 @@ async def stream(file: FieldFile) -> AsyncIterator[bytes]:
         await sync_to_async(file.close)()
 
 
+{% if cookiecutter.object_storage == "s3" -%}
+def storage_location(prefix: str, upload: Upload, disposition: str, content_type: str) -> str:
+    """nginx's internal location for the object: ``prefix``, then a presigned GET URL's path and query.
+
+    The storage answers with the content type and disposition signed into the URL (S3's
+    response-content-* overrides): nginx sends the object without them passing through
+    here. Signing is local (no request to the storage); the URL expires in a minute.
+    """
+    url = upload.file.storage.url(  # type: ignore[call-arg]  # S3Storage.url takes parameters
+        upload.file.name,
+        parameters={"ResponseContentDisposition": disposition, "ResponseContentType": content_type},
+    )
+    parts = urlsplit(url)
+    return prefix.rstrip("/") + parts.path + "?" + parts.query
+
+
+{% endif -%}
 def download_response(upload: Upload, *, inline: bool = False) -> HttpResponseBase:
     """The file as an attachment (or ``inline``, for image previews); sent by nginx with DOWNLOAD_X_ACCEL_PREFIX set.
 
@@ -33,8 +50,10 @@ def download_response(upload: Upload, *, inline: bool = False) -> HttpResponseBa
     type was sniffed from their bytes (presentation.PREVIEWABLE_TYPES), and their policy
     forbids everything but being shown.
     """
+    # Never None: there is always a file name.
+    disposition = content_disposition_header(as_attachment=not inline, filename=upload.original_name) or "attachment"
     headers = {
-        "Content-Disposition": content_disposition_header(as_attachment=not inline, filename=upload.original_name),
+        "Content-Disposition": disposition,
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         # A user's file: no shared cache (a CDN, a proxy) may keep a copy.
@@ -42,6 +61,10 @@ def download_response(upload: Upload, *, inline: bool = False) -> HttpResponseBa
     }
     content_type = upload.content_type or "application/octet-stream"
     if prefix := settings.DOWNLOAD_X_ACCEL_PREFIX:
+{%- if cookiecutter.object_storage == "s3" %}
+        headers["X-Accel-Redirect"] = storage_location(prefix, upload, disposition, content_type)
+{%- else %}
         headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(str(upload.file.name))
+{%- endif %}
         return HttpResponse(content_type=content_type, headers=headers)
     return StreamingHttpResponse(stream(upload.file), content_type=content_type, headers=headers)

@@ -3,7 +3,8 @@
 Files are read in chunks, never whole (except JSON, up to JSON_VALIDATE_MAX_BYTES), within
 a time budget. ``inspect_file()`` is the one boundary: whatever a file's contents make a
 parser raise becomes an UnprocessableFileError whose message is a sentence for the file's
-owner; only errors reading the stored file itself (OSError) pass through, to be retried.
+owner; only errors reading the stored file itself (OSError, or the storage's) pass through,
+to be retried.
 Nothing here touches the database or the request.
 """
 
@@ -223,16 +224,19 @@ def json_details(file: BinaryIO, encoding: str, size: int) -> dict[str, object]:
     return {"valid": True, "top_level": type(value).__name__}
 
 
-def inspect_file(file: BinaryIO, budget: float) -> Facts:
+def inspect_file(file: BinaryIO, budget: float, read_errors: tuple[type[Exception], ...] = (OSError,)) -> Facts:
     """Everything the worker records about a file, within ``budget`` seconds.
 
     Raises UnprocessableFileError, with a sentence for the file's owner, for anything the
-    file's contents cause; OSError only when the stored file cannot be read.
+    file's contents cause; one of ``read_errors`` (the disk's, the object storage's) only
+    when the stored file cannot be read.
     """
     deadline = Deadline(budget)
     try:
         return _inspect(file, deadline)
-    except (UnprocessableFileError, OSError):
+    except UnprocessableFileError:
+        raise
+    except read_errors:
         raise
     except RecursionError as exc:
         raise UnprocessableFileError("it is nested too deeply to inspect") from exc

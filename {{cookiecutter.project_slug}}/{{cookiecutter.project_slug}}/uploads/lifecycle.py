@@ -11,6 +11,9 @@ import logging
 from datetime import datetime, timedelta
 from uuid import UUID
 
+{% if cookiecutter.object_storage == "s3" -%}
+from botocore.exceptions import BotoCoreError, ClientError
+{% endif -%}
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import F, Q
@@ -22,6 +25,11 @@ from .models import Upload
 
 logger = logging.getLogger(__name__)
 
+# What reading a stored file can raise that a later attempt may not: the disk's errors{% if cookiecutter.object_storage == "s3" %},
+# the object storage's (unreachable, throttled, failing){% endif %}. Anything else the
+# file's contents cause is final (inspection.py).
+READ_ERRORS: tuple[type[Exception], ...] = {% if cookiecutter.object_storage == "s3" %}(OSError, BotoCoreError, ClientError){% else %}(OSError,){% endif %}
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (*READ_ERRORS, DatabaseError)
 RETRY_BASE_DELAY = 5  # seconds before the first retry; doubles with every attempt
 RETRY_MAX_DELAY = 600  # seconds
 
@@ -95,12 +103,12 @@ def process(upload_id: UUID | str) -> float | None:
         return None
     try:
         with upload.file.open("rb") as file:
-            facts = inspect_file(file, settings.UPLOAD_INSPECTION_TIMEOUT)  # type: ignore[arg-type]
+            facts = inspect_file(file, settings.UPLOAD_INSPECTION_TIMEOUT, READ_ERRORS)  # type: ignore[arg-type]
     except FileNotFoundError:
         fail(upload, "the stored file is missing")
     except UnprocessableFileError as exc:
         fail(upload, str(exc))
-    except (OSError, DatabaseError) as exc:
+    except RETRYABLE_ERRORS as exc:
         return retry_later(upload, f"{type(exc).__name__}: {exc}")
     else:
         _finish(
