@@ -37,7 +37,7 @@ BASE_IMAGE = "cad-standin/base:latest"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_MIRROR = os.environ.get("CAD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # Official image name (without tag) -> the stand-in's Dockerfile.
-STANDIN_FOR = {"python": "python", "postgres": "postgres", "redis": "redis", "nginx": "nginx"}
+STANDIN_FOR = {"python": "python", "postgres": "postgres", "redis": "redis", "nginx": "nginx", "moto-s3": "moto"}
 LABEL = "org.cookiecutter-async-django.standin"
 # Upload limits of the compose project: a request over 2 x 1 MiB + 64 KiB is nginx's to refuse.
 UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES = 1024 * 1024, 2
@@ -185,6 +185,9 @@ class ComposeStack:
     https_port: int
     http_port: int
     timings: dict[str, float]
+    name: str = COMPOSE_PROJECT
+    # Extra arguments of `up` (--scale web=3 ...).
+    up_args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -208,7 +211,7 @@ class ComposeStack:
 
     def compose(self, *args: str, timeout: float = 900) -> str:
         result = subprocess.run(
-            ["docker", "compose", "-p", COMPOSE_PROJECT, *args],
+            ["docker", "compose", "-p", self.name, *args],
             cwd=self.project,
             env=project_env(),
             capture_output=True,
@@ -218,7 +221,7 @@ class ComposeStack:
         )
         if result.returncode != 0:
             logs = subprocess.run(
-                ["docker", "compose", "-p", COMPOSE_PROJECT, "logs", "--tail", "60"],
+                ["docker", "compose", "-p", self.name, "logs", "--tail", "60"],
                 cwd=self.project,
                 capture_output=True,
                 text=True,
@@ -242,7 +245,7 @@ class ComposeStack:
 
     def up(self) -> float:
         start = time.monotonic()
-        self.compose("up", "--detach", "--wait", "--wait-timeout", "300")
+        self.compose("up", "--detach", "--wait", "--wait-timeout", "300", *self.up_args)
         return time.monotonic() - start
 
 
@@ -262,16 +265,29 @@ def base_images(project: Path) -> list[str]:
         text=True,
         check=True,
     )
-    images += [service["image"] for service in json.loads(config.stdout)["services"].values()]
+    images += [service["image"] for service in json.loads(config.stdout)["services"].values() if "image" in service]
     return sorted({image for image in images if "-web:" not in image and "-proxy:" not in image})
 
 
 @contextmanager
-def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
-    """A baked project built and started with `docker compose up`, with a superuser; removed afterwards."""
+def running_compose_stack(
+    base: Path,
+    *,
+    name: str = COMPOSE_PROJECT,
+    answers: dict[str, str] | None = None,
+    settings: dict[str, object] | None = None,
+    files: dict[str, str] | None = None,
+    up_args: tuple[str, ...] = (),
+) -> Iterator[ComposeStack]:
+    """A baked project built and started with `docker compose up`, with a superuser; removed afterwards.
+
+    ``answers`` go to cookiecutter, ``settings`` to the project's .env, ``files`` (name:
+    text) are written into the project (a compose override named by COMPOSE_FILE).
+    """
     ensure_engine()
-    project = bake(base)
-    images = ensure_images(base_images(project))
+    project = bake(base, **(answers or {}))
+    for filename, text in (files or {}).items():
+        (project / filename).write_text(text)
     https_port, http_port = free_port(), free_port()
     settings = {
         "HTTPS_PORT": https_port,
@@ -280,10 +296,12 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
         "TLS_CHECK_SECONDS": TLS_CHECK_SECONDS,
         "UPLOAD_MAX_BYTES": UPLOAD_MAX_BYTES,
         "UPLOAD_MAX_FILES": UPLOAD_MAX_FILES,
+        **(settings or {}),
     }
     with (project / ".env").open("a") as env:
         env.writelines(f"{name}={value}\n" for name, value in settings.items())
-    stack = ComposeStack(project, https_port, http_port, {})
+    images = ensure_images(base_images(project))
+    stack = ComposeStack(project, https_port, http_port, {}, name=name, up_args=up_args)
     stack.down("--volumes")  # leftovers of an interrupted run
     try:
         start = time.monotonic()
@@ -310,11 +328,12 @@ def running_compose_stack(base: Path) -> Iterator[ComposeStack]:
         )
         yield stack
     finally:
-        for name, seconds in stack.timings.items():
-            print(f"docker: {name}: {seconds:.1f} s")
+        for what, seconds in stack.timings.items():
+            print(f"docker: {what}: {seconds:.1f} s")
         for tag in ("web", "proxy"):
+            image = f"{project.name.replace('_', '-')}-{tag}:latest"
             size = subprocess.run(
-                ["docker", "image", "inspect", "--format", "{{.Size}}", f"my-async-project-{tag}:latest"],
+                ["docker", "image", "inspect", "--format", "{{.Size}}", image],
                 capture_output=True,
                 text=True,
                 check=False,

@@ -27,7 +27,7 @@ PRODUCTION_ENV = {
 {%- endif %}
 }
 # What production needs for uploaded files (nothing more with files on disk).
-STORAGE_VARIABLES = [{% if cookiecutter.object_storage == "s3" %}"AWS_STORAGE_BUCKET_NAME"{% endif %}]
+STORAGE_VARIABLES: list[str] = [{% if cookiecutter.object_storage == "s3" %}"AWS_STORAGE_BUCKET_NAME"{% endif %}]
 # What production needs to send mail, in the order settings read it.
 MAIL_VARIABLES = [
     "DEFAULT_FROM_EMAIL",
