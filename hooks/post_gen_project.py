@@ -53,7 +53,7 @@ def write_dotenv() -> None:
     notes: dict[str, str] = {}
     if CONTEXT["mail_service"] == "smtp":
         values["EMAIL_URL"] = "console://"
-        notes["EMAIL_URL"] = "# Mail is printed in the log (docker compose logs worker) until this names your mail server."
+        notes["EMAIL_URL"] = "# Mail is printed in the log (docker compose logs worker) until this names your server."
     lines = []
     for line in (PROJECT_DIR / ".env.example").read_text().splitlines():
         name, sep, value = line.partition("=")

@@ -12,6 +12,9 @@ set wins over the file.
 from __future__ import annotations
 
 import os
+{%- if cookiecutter.object_storage == "s3" %}
+import re
+{%- endif %}
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -193,6 +196,47 @@ def email_from_url(url: str, *, production: bool, timeout: float) -> dict[str, A
             "use_tls": tls == "starttls",
             "use_ssl": tls == "tls",
             "timeout": timeout,
+        },
+    }
+{%- endif %}
+{%- if cookiecutter.object_storage == "s3" %}
+
+
+def object_storage(bucket: str, endpoint_url: str, region: str) -> dict[str, Any]:
+    """STORAGES["default"] for an S3-compatible bucket (django-storages), private and streamed.
+
+    ``endpoint_url`` is the bucket's API, scheme and host only: buckets are addressed by
+    path (<endpoint>/<bucket>/<key>), so nginx fetches downloads from this one origin.
+    """
+    if not re.fullmatch(r"https?://[^/?#\s]+/?", endpoint_url):
+        raise ImproperlyConfigured(
+            f"AWS_S3_ENDPOINT_URL must be a scheme and a host (and port), nothing else: got {endpoint_url!r}."
+        )
+    from boto3.s3.transfer import TransferConfig  # only where a bucket is used
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url.rstrip("/"),
+            "region_name": region,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            # Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or boto3's other
+            # sources (an instance role, a Kubernetes service account's web identity).
+            # No ACL on objects: the bucket's policy decides, and nothing is public-read.
+            "default_acl": None,
+            # Names are the upload's id (uploads/models.py): never taken, so no HEAD first.
+            "file_overwrite": True,
+            # Presigned URLs are used at once, by nginx.
+            "querystring_expire": 60,
+            # The worker reads a file through a temporary file on disk once it passes this
+            # size: a 100 MiB upload does not take 100 MiB of memory (0, the default, would
+            # keep it all in memory).
+            "max_memory_size": 1024 * 1024,
+            # One part at a time: boto3's threads would hold up to 10 parts of 8 MiB per
+            # upload, and queue 25 MiB per download, in each process.
+            "transfer_config": TransferConfig(use_threads=False),
         },
     }
 {%- endif %}

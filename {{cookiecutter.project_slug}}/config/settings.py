@@ -7,20 +7,14 @@ in ``.env.example`` (a test keeps the two in sync). With no ``DATABASE_URL`` and
 https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
-{% if cookiecutter.object_storage == "s3" -%}
-import re
-{% endif -%}
 {% if cookiecutter.username_type == "email" -%}
 from operator import attrgetter
 {% endif -%}
 from pathlib import Path
 
-{% if cookiecutter.object_storage == "s3" -%}
-from django.core.exceptions import ImproperlyConfigured
-{% endif -%}
 from django.utils.csp import CSP
 
-from config.env import Env, database_from_url{% if cookiecutter.mail_service == "smtp" %}, email_from_url{% endif %}
+from config.env import Env, database_from_url{% if cookiecutter.mail_service == "smtp" %}, email_from_url{% endif %}{% if cookiecutter.object_storage == "s3" %}, object_storage{% endif %}
 from config.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -298,40 +292,12 @@ AWS_STORAGE_BUCKET_NAME = env.string("AWS_STORAGE_BUCKET_NAME", required=PRODUCT
 # Where the bucket's API is: https://s3.<region>.amazonaws.com, http://minio:9000,
 # https://<account>.r2.cloudflarestorage.com. Buckets are addressed by path
 # (<endpoint>/<bucket>/<key>), so nginx proxies to this one origin.
-AWS_S3_ENDPOINT_URL = env.string("AWS_S3_ENDPOINT_URL", required=PRODUCTION and bool(AWS_STORAGE_BUCKET_NAME))
-if AWS_S3_ENDPOINT_URL and not re.fullmatch(r"https?://[^/?#\s]+/?", AWS_S3_ENDPOINT_URL):
-    raise ImproperlyConfigured(
-        f"AWS_S3_ENDPOINT_URL must be a scheme and a host (and port), nothing else: got {AWS_S3_ENDPOINT_URL!r}."
+AWS_S3_ENDPOINT_URL = env.string("AWS_S3_ENDPOINT_URL", required=bool(AWS_STORAGE_BUCKET_NAME))
+if AWS_STORAGE_BUCKET_NAME and AWS_S3_ENDPOINT_URL:
+    # Needed by AWS to sign (MinIO and R2 take any); us-east-1 is boto3's own default.
+    STORAGES["default"] = object_storage(
+        AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, env.string("AWS_S3_REGION_NAME", "us-east-1")
     )
-if AWS_STORAGE_BUCKET_NAME:
-    from boto3.s3.transfer import TransferConfig
-
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": AWS_S3_ENDPOINT_URL.rstrip("/") or None,
-            # Needed by AWS to sign (MinIO and R2 take any); us-east-1 is boto3's own default.
-            "region_name": env.string("AWS_S3_REGION_NAME", "us-east-1"),
-            "addressing_style": "path",
-            "signature_version": "s3v4",
-            # Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or boto3's other
-            # sources (an instance role, a Kubernetes service account's web identity).
-            # No ACL on objects: the bucket's policy decides, and nothing is public-read.
-            "default_acl": None,
-            # Names are the upload's id (uploads/models.py): never taken, so no HEAD first.
-            "file_overwrite": True,
-            # Presigned URLs are used at once, by nginx.
-            "querystring_expire": 60,
-            # The worker reads a file through a temporary file on disk once it passes this
-            # size: a 100 MiB upload does not take 100 MiB of memory (0, the default, would
-            # keep it all in memory).
-            "max_memory_size": 1024 * 1024,
-            # One part at a time: boto3's threads would hold up to 10 parts of 8 MiB per
-            # upload, and queue 25 MiB per download, in each process.
-            "transfer_config": TransferConfig(use_threads=False),
-        },
-    }
 MEDIA_ROOT = env.string("MEDIA_ROOT", str(BASE_DIR / "media"))
 # Where nginx fetches objects from (deploy/nginx/templates/); empty: the view streams them.
 DOWNLOAD_X_ACCEL_PREFIX = env.string(

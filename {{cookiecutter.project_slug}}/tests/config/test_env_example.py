@@ -39,8 +39,12 @@ NOT_READ_BY_SETTINGS |= {
     "NGINX_OCSP_STAPLING",
     "NGINX_RESOLVER",
     "NGINX_UPSTREAM",
+    "NGINX_UPSTREAM_CHECK_SECONDS",
     "NGINX_ACCESS_LOG",
 }
+# Read by a library itself, not by settings or deploy/.
+READ_BY_LIBRARIES = {% if cookiecutter.object_storage == "s3" %}{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # boto3{% else %}set[str](){% endif %}
+NOT_READ_BY_SETTINGS |= READ_BY_LIBRARIES
 # Computed from listed variables, never set by hand: by deploy/entrypoint.sh, and by
 # deploy/nginx/derived.envsh for nginx's template.
 DERIVED = {
@@ -53,6 +57,9 @@ DERIVED = {
     "NGINX_HTTP2_ON",
     "NGINX_LISTEN_HTTP2",
     "NGINX_OCSP_DIRECTIVES",
+{%- if cookiecutter.object_storage == "s3" %}
+    "NGINX_STORAGE_ORIGIN",
+{%- endif %}
 }
 DEPLOY_DIR = PROJECT_DIR / "deploy"
 
@@ -92,8 +99,9 @@ def variables_read_by_deploy_files() -> set[str]:
     """Environment variables named in deploy/: os.environ in Python, %(ENV_X)s, ${X}."""
     names = set(re.findall(r"%\(ENV_(\w+)\)s", code_of(DEPLOY_DIR / "supervisord.conf")))
     names |= set(re.findall(r"\$\{(\w+)\}", code_of(DEPLOY_DIR / "nginx/templates/default.conf.template")))
-    names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "entrypoint.sh")))
-    names |= set(re.findall(r"\$\{(\w+)[:}]", code_of(DEPLOY_DIR / "nginx/derived.envsh")))
+    for script in ("entrypoint.sh", "nginx/derived.envsh", "nginx/upstream-replicas.sh"):
+        # Upper case: the environment's (the scripts' own variables are lower case).
+        names |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)[:}]", code_of(DEPLOY_DIR / script)))
     gunicorn_conf = code_of(DEPLOY_DIR / "gunicorn.conf.py")
     names |= set(re.findall(r'(?:environ\.get\(|environ\[|_int\()"(\w+)"', gunicorn_conf))
     return names
@@ -110,4 +118,4 @@ def test_deploy_files_read_only_listed_variables() -> None:
     read = variables_read_by_deploy_files()
     assert {"NGINX_HTTPS_LISTEN", "SUPERVISOR_RUN_DIR", "GUNICORN_BIND", "SECURE_HSTS_SECONDS"} <= read
     assert read - DERIVED - listed == set()
-    assert NOT_READ_BY_SETTINGS - {"POSTGRES_PASSWORD"} <= read
+    assert NOT_READ_BY_SETTINGS - {"POSTGRES_PASSWORD"} - READ_BY_LIBRARIES <= read

@@ -18,7 +18,8 @@ from typing import Any
 
 import boto3
 import httpx
-from boto3.s3.transfer import TransferConfig
+
+from config.env import object_storage
 
 from .processes import free_port, wait_for
 
@@ -40,26 +41,11 @@ class ObjectStorage:
             aws_secret_access_key=SECRET_KEY,
         )
 
-    def storage_settings(self, **options: object) -> dict[str, object]:
+    def storage_settings(self, **options: object) -> dict[str, Any]:
         """STORAGES["default"] as config/settings.py builds it, for this server and bucket."""
-        return {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": self.bucket,
-                "endpoint_url": self.endpoint_url,
-                "region_name": REGION,
-                "access_key": ACCESS_KEY,
-                "secret_key": SECRET_KEY,
-                "addressing_style": "path",
-                "signature_version": "s3v4",
-                "default_acl": None,
-                "file_overwrite": True,
-                "querystring_expire": 60,
-                "max_memory_size": 1024 * 1024,
-                "transfer_config": TransferConfig(use_threads=False),
-                **options,
-            },
-        }
+        storage = object_storage(self.bucket, self.endpoint_url, REGION)
+        storage["OPTIONS"] |= {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY, **options}
+        return storage
 
     def keys(self) -> list[str]:
         listed = self.client().list_objects_v2(Bucket=self.bucket)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_transient_failure_is_retried_later_with_backoff(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
-    def storage_hiccup(file: object, budget: float) -> None:
+    def storage_hiccup(file: object, budget: float, read_errors: object) -> None:
         raise OSError("temporary I/O error")
 
     monkeypatch.setattr(lifecycle, "inspect_file", storage_hiccup)
@@ -37,7 +37,7 @@ def test_transient_failure_is_retried_later_with_backoff(user: User, monkeypatch
 
 
 def test_retries_stop_after_the_last_attempt(user: User, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    def storage_hiccup(file: object, budget: float) -> None:
+    def storage_hiccup(file: object, budget: float, read_errors: object) -> None:
         raise OSError("still broken")
 
     monkeypatch.setattr(lifecycle, "inspect_file", storage_hiccup)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import {% if cookiecutter.object_storage == "s3" %}urlsplit{% else %}quote{% endif %}
+from urllib.parse import quote{% if cookiecutter.object_storage == "s3" %}, urlsplit{% endif %}
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -62,7 +62,10 @@ def download_response(upload: Upload, *, inline: bool = False) -> HttpResponseBa
     content_type = upload.content_type or "application/octet-stream"
     if prefix := settings.DOWNLOAD_X_ACCEL_PREFIX:
 {%- if cookiecutter.object_storage == "s3" %}
-        headers["X-Accel-Redirect"] = storage_location(prefix, upload, disposition, content_type)
+        if hasattr(upload.file.storage, "bucket_name"):  # in the bucket; without one, on disk
+            headers["X-Accel-Redirect"] = storage_location(prefix, upload, disposition, content_type)
+        else:
+            headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(str(upload.file.name))
 {%- else %}
         headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(str(upload.file.name))
 {%- endif %}
