@@ -59,6 +59,7 @@ DERIVED = {
     "NGINX_OCSP_DIRECTIVES",
 {%- if cookiecutter.object_storage == "s3" %}
     "NGINX_STORAGE_ORIGIN",
+    "NGINX_STORAGE_RESOLVER",
 {%- endif %}
 }
 DEPLOY_DIR = PROJECT_DIR / "deploy"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
@@ -32,6 +33,27 @@ async def test_file_over_the_limit_is_413(logged_in_client: AsyncClient, setting
     response = await logged_in_client.post("/api/uploads/", {"file": upload("big.txt", b"x" * 1001)})
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert response.json() == {"error": "'big.txt' is larger than the limit of 1,000 bytes per file."}
+    assert await nothing_written(settings)
+
+
+async def test_a_database_failure_mid_upload_is_a_503_and_keeps_nothing(
+    logged_in_client: AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second file's row cannot be written (the database went away): the first file's goes too."""
+    saved = Upload.save
+
+    def save_then_fail(self: Upload, *args: object, **kwargs: object) -> None:
+        if Upload.objects.exists():  # inside the transaction: the first row is written
+            raise OperationalError("server closed the connection unexpectedly")
+        saved(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Upload, "save", save_then_fail)
+    response = await logged_in_client.post("/api/uploads/", {"file": [upload("a.csv", CSV), upload("b.txt", TEXT)]})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {
+        "error": "The files could not be stored just now, and none was kept: try again in a minute."
+    }
+    monkeypatch.undo()
     assert await nothing_written(settings)
 
 

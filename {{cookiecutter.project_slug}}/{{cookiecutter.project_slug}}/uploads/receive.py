@@ -7,16 +7,20 @@ committed.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from functools import partial
 from http import HTTPStatus
 from pathlib import PurePosixPath
 from typing import Any
 
+{% if cookiecutter.object_storage == "s3" -%}
+from botocore.exceptions import BotoCoreError, ClientError
+{% endif -%}
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
@@ -27,11 +31,15 @@ from .limits import UploadLimits
 from .models import Upload
 from .presentation import type_name
 
+logger = logging.getLogger(__name__)
+
 FIELD_NAME = "file"
 MAX_NAME_LENGTH = 200  # characters kept of the client's file name
 MULTIPART_OVERHEAD = 64 * 1024  # bytes of headers and boundaries allowed per request on top of the files
 FALLBACK_NAME = "upload"
 PARSE_CHUNK_SIZE = 1024 * 1024  # bytes the multipart parser hands to upload handlers at a time
+# A service the upload needs is down or unreachable: the database{% if cookiecutter.object_storage == "s3" %}, the object storage{% endif %}.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError{% if cookiecutter.object_storage == "s3" %}, BotoCoreError, ClientError{% endif %})
 
 
 class UploadRejectedError(Exception):
@@ -115,7 +123,10 @@ def validate(files: list[UploadedFile[bytes]], limits: UploadLimits) -> list[tup
 
 
 def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Upload]:
-    """Write the files and their rows in one transaction; queue processing once committed."""
+    """Write the files and their rows in one transaction; queue processing once committed.
+
+    If a service is down, nothing is kept and the user is told to try again (503).
+    """
     uploads = []
     try:
         with transaction.atomic():
@@ -127,18 +138,32 @@ def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Up
                     declared_type=(uploaded.content_type or "")[:255],
                     content_type=content_type,
                 )
+                uploads.append(upload)
                 upload.file.save(upload.id.hex, uploaded, save=False)
                 upload.save(force_insert=True)
-                uploads.append(upload)
             for upload in uploads:
                 transaction.on_commit(partial(tasks.enqueue, upload.pk), robust=True)
             live.changed(owner.pk)
-    except BaseException:
-        for upload in uploads:  # the rows were rolled back: do not leave their files behind
-            if upload.file.name:
-                upload.file.storage.delete(upload.file.name)
+    except BaseException as exc:
+        discard_files(uploads)
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            logger.warning("upload not stored: %s: %s", type(exc).__name__, exc)
+            raise UploadRejectedError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "The files could not be stored just now, and none was kept: try again in a minute.",
+            ) from exc
         raise
     return uploads
+
+
+def discard_files(uploads: list[Upload]) -> None:
+    """The rows were rolled back: do not leave their files behind (as far as the storage, maybe what failed, allows)."""
+    for upload in uploads:
+        if upload.file.name:
+            try:
+                upload.file.storage.delete(upload.file.name)
+            except Exception:
+                logger.exception("could not delete %s, stored for an upload that failed", upload.file.name)
 
 
 def close_partial_files(request: HttpRequest) -> None:
