@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+import yaml
 
 from .support.docker import EMAIL, PASSWORD, ComposeStack, running_compose_stack
 from .support.http import log_in, scraped, upload_and_wait
@@ -66,9 +67,9 @@ SETTINGS = {
     "UPLOAD_MAX_FILES": 2,
     # The load posts faster than a person: not what the rate limit is tested for here.
     "UPLOAD_RATE_LIMIT": 100_000,
-    # A killed worker's job is queued again after this long (the sweep runs every 15 s).
-    "UPLOAD_PROCESSING_TIMEOUT": 30,
-    "UPLOAD_INSPECTION_TIMEOUT": 25,
+    # A killed worker's job is queued again after this long (the sweep runs every 10 s).
+    "UPLOAD_PROCESSING_TIMEOUT": 20,
+    "UPLOAD_INSPECTION_TIMEOUT": 15,
     "GUNICORN_WORKERS": 1,
 }
 
@@ -397,3 +398,53 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_memory_stays_flat
     # The object went through a temporary file: the peak grew by far less than the file.
     assert memory["VmHWM"] - baseline["VmHWM"] < 40 * 1024
     stack.up()
+
+
+def test_the_proxy_image_serves_as_kubernetes_runs_it_unprivileged_on_a_read_only_root(stack: ComposeStack) -> None:
+    """deploy/kubernetes/proxy.yaml's user, read-only root and writable mounts, under Docker: nginx serves."""
+    manifest = next(
+        document
+        for document in yaml.safe_load_all((stack.project / "deploy" / "kubernetes" / "proxy.yaml").read_text())
+        if document["kind"] == "Deployment"
+    )
+    pod = manifest["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    user = f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}"
+    mounts = [mount["mountPath"] for mount in container["volumeMounts"]]
+    env = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    env |= {
+        "AWS_S3_ENDPOINT_URL": SETTINGS["AWS_S3_ENDPOINT_URL"],
+        "UPLOAD_MAX_BYTES": "1048576",
+        "UPLOAD_MAX_FILES": "2",
+    }
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    name = f"{PROJECT}-restricted-proxy"
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
+    run = [
+        *("docker", "run", "--detach", "--name", name, "--network", f"{PROJECT}_default"),
+        *("--user", user, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
+        *(f"--tmpfs={path}:rw,uid={user.split(':')[0]},gid={user.split(':')[1]},mode=0755" for path in mounts),
+        *(f"--env={key}={value}" for key, value in env.items()),
+        "scale-shop-proxy:latest",
+    ]
+    subprocess.run(run, capture_output=True, text=True, check=True)
+    try:
+        served = f"https://127.0.0.1:{env['NGINX_HTTPS_LISTEN']}/healthz"
+
+        def healthy() -> bool:
+            probe = subprocess.run(
+                ["docker", "exec", name, "curl", "-fsSk", served], capture_output=True, text=True, check=False
+            )
+            return probe.returncode == 0 and '"status": "ok"' in probe.stdout
+
+        wait_for(healthy, "the restricted proxy to serve /healthz from the web replicas", timeout=60, interval=1)
+        # `docker top` needs the pid column to tell the container's processes apart.
+        top = subprocess.run(
+            ["docker", "top", name, "-o", "pid,uid,args"], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[1:]
+        assert {line.split()[1] for line in top} == {user.split(":")[0]}, top
+        assert any("nginx: worker process" in line for line in top), top
+    finally:
+        logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
+    assert "Read-only file system" not in logs.stdout + logs.stderr

@@ -11,7 +11,11 @@ RUN apt-get update \
  && mkdir -p /etc/nginx/templates /docker-entrypoint.d \
  && id nginx 2>/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin nginx
 # The official image's nginx.conf runs workers as "nginx" and includes conf.d/*.conf.
-RUN sed -i 's/^user .*/user nginx;/' /etc/nginx/nginx.conf
+# Its temporary files (request bodies, proxied responses) are under /var/cache/nginx,
+# where Debian's build has /var/lib/nginx: a link, so that the same writable mounts
+# serve both (a read-only root file system, as in Kubernetes).
+RUN sed -i 's/^user .*/user nginx;/' /etc/nginx/nginx.conf \
+ && rm -rf /var/lib/nginx && mkdir -p /var/cache/nginx && ln -s /var/cache/nginx /var/lib/nginx
 COPY nginx-entrypoint.sh /docker-entrypoint.sh
 COPY nginx-envsubst-on-templates.sh /docker-entrypoint.d/20-envsubst-on-templates.sh
 EXPOSE 80

@@ -307,9 +307,10 @@ def running_compose_stack(
         start = time.monotonic()
         stack.compose("build")
         stack.timings["build (first in this run)"] = time.monotonic() - start
-        start = time.monotonic()
-        stack.compose("build")
-        stack.timings["build (warm, nothing changed)"] = time.monotonic() - start
+        if name == COMPOSE_PROJECT:  # measured once, for the docker test
+            start = time.monotonic()
+            stack.compose("build")
+            stack.timings["build (warm, nothing changed)"] = time.monotonic() - start
         stack.timings["up to healthy"] = stack.up()
         stack.compose(
             "exec",

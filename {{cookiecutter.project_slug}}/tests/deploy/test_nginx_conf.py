@@ -20,16 +20,44 @@ def test_nginx_protects_the_download_prefix() -> None:
     location = re.search(block, NGINX_TEMPLATE.read_text(), flags=re.DOTALL | re.MULTILINE)
     assert location, f"no nginx location for {prefix}"
     assert re.search(r"^\s*internal;$", location[1], flags=re.MULTILINE)
+{%- if cookiecutter.object_storage == "s3" %}
+    # Fetched from the storage, with none of the client's headers (cookies) and GET only.
+    assert re.search(r"^\s*proxy_pass \$storage_origin;$", location[1], flags=re.MULTILINE)
+    assert re.search(r"^\s*proxy_pass_request_headers off;$", location[1], flags=re.MULTILINE)
+    assert re.search(r"^\s*proxy_method GET;$", location[1], flags=re.MULTILINE)
+{%- else %}
     assert re.search(r"^\s*alias \$\{MEDIA_ROOT\}/;$", location[1], flags=re.MULTILINE)
+{%- endif %}
 
 
 def derived(name: str, **env: str) -> str:
     """A value deploy/nginx/derived.envsh derives for nginx's template, from these settings."""
     script = f'. deploy/nginx/derived.envsh && printf %s "${name}"'
+{%- if cookiecutter.object_storage == "s3" %}
+    env = {"AWS_S3_ENDPOINT_URL": PRODUCTION_ENV["AWS_S3_ENDPOINT_URL"], **env}
+{%- endif %}
     result = subprocess.run(
         ["sh", "-c", script], cwd=PROJECT_DIR, env=project_env(**env), capture_output=True, text=True, check=True
     )
     return result.stdout
+{%- if cookiecutter.object_storage == "s3" %}
+
+
+def test_nginx_fetches_downloads_from_the_origin_django_signs_for() -> None:
+    assert derived("NGINX_STORAGE_ORIGIN", AWS_S3_ENDPOINT_URL="http://minio:9000/") == "http://minio:9000"
+    resolver = derived("NGINX_STORAGE_RESOLVER", NGINX_RESOLVER="10.0.0.10")
+    assert resolver == "resolver 10.0.0.10 valid=30s; resolver_timeout 5s;"
+    missing = subprocess.run(
+        ["sh", "-c", ". deploy/nginx/derived.envsh"],
+        cwd=PROJECT_DIR,
+        env=project_env(AWS_S3_ENDPOINT_URL=""),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode != 0
+    assert "set AWS_S3_ENDPOINT_URL: nginx fetches downloads from the object storage" in missing.stderr
+{%- endif %}
 
 
 def request_limit(**env: str) -> int:

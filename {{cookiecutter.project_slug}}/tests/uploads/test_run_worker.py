@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from functools import partial
 from http import HTTPStatus
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError, close_old_connections
 from django.test import AsyncClient
+from django_tasks_db.management.commands import db_worker
 
+from {{ cookiecutter.project_slug }}.uploads import tasks
+from {{ cookiecutter.project_slug }}.uploads.management.commands import run_worker
 from {{ cookiecutter.project_slug }}.uploads.models import Upload
+from {{ cookiecutter.project_slug }}.users.models import User
 
-from tests.support.files import CSV, png_bytes, upload
+from tests.support.files import CSV, png_bytes, stored, upload
 from tests.support.processes import Worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,3 +73,35 @@ async def test_job_of_a_killed_worker_is_picked_up_again(
     assert done.attempts == 2
     assert done.result["rows"] == 1_500_001
     assert done.sha256 == hashlib.sha256(big_csv).hexdigest()
+
+
+def test_the_worker_waits_out_a_database_outage(
+    user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its loop cannot reach the database twice (as when PostgreSQL restarts); it waits, then runs the job."""
+    created = stored(user, CSV)
+    tasks.enqueue(created.pk)
+    outage = [OperationalError("connection refused"), OperationalError("connection refused")]
+
+    def database_back_after_two_tries() -> None:
+        if outage:
+            raise outage.pop()
+        close_old_connections()
+
+    monkeypatch.setattr(db_worker, "close_old_connections", database_back_after_two_tries)
+    monkeypatch.setattr(run_worker, "RECONNECT_DELAYS", (0.01, 0.02))
+    worker = run_worker.ResilientWorker(
+        queue_names=["default"],
+        interval=0.1,
+        batch=True,  # exits once the queue is empty
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="outage-test",
+        excluded_queue_names=[],
+    )
+    with caplog.at_level(logging.WARNING):
+        worker.run()
+    assert is_done(str(created.pk))
+    waits = [record for record in caplog.records if "the database is unreachable" in record.getMessage()]
+    assert len(waits) == 2

@@ -1,15 +1,22 @@
-"""Run the task worker, plus a sweep that re-queues uploads whose job was lost and forgets mail sent."""
+"""Run the task worker, plus a sweep that re-queues uploads whose job was lost and forgets mail sent.
+
+The worker outlives a database outage (a restart, a failover): it waits and tries again
+instead of exiting, so supervisord does not give up on it and containers do not restart.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+from django_tasks_db.management.commands.db_worker import Worker
 
 {% if cookiecutter.metrics == "yes" -%}
 from {{ cookiecutter.project_slug }}.ops import metrics
@@ -21,6 +28,34 @@ from ...tasks import requeue_stale
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 30.0  # seconds between sweeps for stalled uploads
+RECONNECT_DELAYS = (1.0, 30.0)  # seconds before trying the database again: the first, doubling up to the last
+
+
+class ResilientWorker(Worker):
+    """django-tasks-db's worker, which waits for the database to come back instead of exiting.
+
+    Its loop raises on any database error but a locked SQLite file. Here an unreachable
+    database (OperationalError, InterfaceError) is logged and tried again after a growing
+    delay; a job it was running is left to the sweep, which queues it again. Other
+    errors (a bug) still stop the worker. TERM while waiting stops it at once.
+    """
+
+    def run(self) -> None:
+        delay = RECONNECT_DELAYS[0]
+        while self.running:
+            started = time.monotonic()
+            try:
+                super().run()
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if time.monotonic() - started > RECONNECT_DELAYS[1]:
+                    delay = RECONNECT_DELAYS[0]  # a new outage, not the same one going on
+                logger.warning("the database is unreachable (%s); the worker tries again in %.0fs", exc, delay)
+                connections.close_all()
+                self.running_task = False  # so that TERM now stops at once (Worker.shutdown)
+                self.startup_delay = False
+                time.sleep(delay)
+                delay = min(delay * 2, RECONNECT_DELAYS[1])
 
 
 def touch_heartbeat() -> None:
@@ -75,6 +110,42 @@ class Command(DbWorkerCommand):
         )
         sweeper.start()
         try:
-            super().handle(*args, **options)
+            if options["reload"]:
+                super().handle(*args, **options)  # development: the library's autoreloading worker
+            else:
+                self.run_worker(**options)
         finally:
             stop.set()
+
+    def run_worker(
+        self,
+        *,
+        verbosity: int,
+        queue_name: str,
+        interval: float,
+        batch: bool,
+        backend_name: str,
+        startup_delay: bool,
+        max_tasks: int | None,
+        worker_id: str,
+        exclude_queues: str,
+        **options: Any,
+    ) -> None:
+        """What django-tasks-db's handle() does without autoreload, with the worker that outlives an outage."""
+        self.configure_logging(verbosity)
+        queue_names = queue_name.split(",")
+        excluded_queue_names = exclude_queues.split(",") if exclude_queues else []
+        if excluded_queue_names and "*" not in queue_names:
+            raise CommandError("--exclude-queues can only be used with --queue-name=*")
+        worker = ResilientWorker(
+            queue_names=queue_names,
+            interval=interval,
+            batch=batch,
+            backend_name=backend_name,
+            startup_delay=startup_delay,
+            max_tasks=max_tasks,
+            worker_id=worker_id,
+            excluded_queue_names=excluded_queue_names,
+        )
+        worker.configure_signals()
+        worker.run()
