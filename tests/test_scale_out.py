@@ -312,13 +312,13 @@ def test_postgresql_restart_fails_only_while_it_is_down_and_recovers_without_an_
 
     elapsed = load.run(restart, after=10.0)
     last_error = max(load.error_times, default=load.fault_at)
-    measured(
-        record_property,
-        f"PostgreSQL restarted under load ({elapsed:.1f} s): {load.summary(elapsed)}; "
-        f"errors from {min(load.error_times, default=load.fault_at) - load.fault_at:.1f} s to "
-        f"{last_error - load.fault_at:.1f} s after the restart began, "
-        f"{max(last_error - restarted['healthy'], 0):.1f} s after it was back",
+    errors = (
+        f"errors from {min(load.error_times) - load.fault_at:.1f} s to {last_error - load.fault_at:.1f} s "
+        f"after the restart began, {max(last_error - restarted['healthy'], 0):.1f} s after it was back"
+        if load.error_times
+        else "no errors"
     )
+    measured(record_property, f"PostgreSQL restarted under load ({elapsed:.1f} s): {load.summary(elapsed)}; {errors}")
     assert last_error - restarted["healthy"] < 10  # recovered, by the pool's reconnects
     assert {c: started_at(c) for c in web_started} == web_started  # no app restart
     wait_processed(stack, load.posted_ids)
