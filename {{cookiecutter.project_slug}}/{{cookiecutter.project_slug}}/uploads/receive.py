@@ -128,6 +128,7 @@ def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Up
     If a service is down, nothing is kept and the user is told to try again (503).
     """
     uploads = []
+    written = False  # every file and row written: a failure after that is the commit's
     try:
         with transaction.atomic():
             for uploaded, content_type in checked:
@@ -144,10 +145,16 @@ def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Up
             for upload in uploads:
                 transaction.on_commit(partial(tasks.enqueue, upload.pk), robust=True)
             live.changed(owner.pk)
+            written = True
     except BaseException as exc:
-        discard_files(uploads)
+        if written:
+            # The commit failed, and the database may have kept the rows all the same: a
+            # file without a row is the lesser harm than a row without its file.
+            logger.exception("the upload's commit failed; its %d file(s) are kept", len(uploads))
+        else:
+            discard_files(uploads)
         if isinstance(exc, UNAVAILABLE_ERRORS):
-            logger.warning("upload not stored: %s: %s", type(exc).__name__, exc)
+            logger.error("upload not stored: %s: %s", type(exc).__name__, exc, exc_info=exc)
             raise UploadRejectedError(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 "The files could not be stored just now, and none was kept: try again in a minute.",
@@ -159,11 +166,13 @@ def store(owner: Any, checked: list[tuple[UploadedFile[bytes], str]]) -> list[Up
 def discard_files(uploads: list[Upload]) -> None:
     """The rows were rolled back: do not leave their files behind (as far as the storage, maybe what failed, allows)."""
     for upload in uploads:
-        if upload.file.name:
-            try:
-                upload.file.storage.delete(upload.file.name)
-            except Exception:
-                logger.exception("could not delete %s, stored for an upload that failed", upload.file.name)
+        # The name the file was (or was being) written under: a write that failed half way,
+        # or whose answer was lost, may have left something there.
+        name = upload.file.name or upload.file.field.generate_filename(upload, upload.id.hex)
+        try:
+            upload.file.storage.delete(name)
+        except Exception:
+            logger.exception("could not delete %s, stored for an upload that failed", name)
 
 
 def close_partial_files(request: HttpRequest) -> None:

@@ -42,19 +42,22 @@ class ResilientWorker(Worker):
 
     def run(self) -> None:
         delay = RECONNECT_DELAYS[0]
-        while self.running:
+        while True:  # until the library's loop returns: stopped, or its batch done
             started = time.monotonic()
             try:
                 super().run()
                 return
             except (OperationalError, InterfaceError) as exc:
+                connections.close_all()
+                if not self.running:
+                    return  # asked to stop meanwhile (TERM during a job): no reason to wait
                 if time.monotonic() - started > RECONNECT_DELAYS[1]:
                     delay = RECONNECT_DELAYS[0]  # a new outage, not the same one going on
-                logger.warning("the database is unreachable (%s); the worker tries again in %.0fs", exc, delay)
-                connections.close_all()
-                self.running_task = False  # so that TERM now stops at once (Worker.shutdown)
+                # At the longest delay the outage has lasted a minute: an error, for alerts.
+                level = logging.ERROR if delay >= RECONNECT_DELAYS[1] else logging.WARNING
+                logger.log(level, "the database is unreachable (%s); the worker tries again in %.0fs", exc, delay)
                 self.startup_delay = False
-                time.sleep(delay)
+                time.sleep(delay)  # TERM now stops at once (Worker.shutdown: no job running)
                 delay = min(delay * 2, RECONNECT_DELAYS[1])
 
 
