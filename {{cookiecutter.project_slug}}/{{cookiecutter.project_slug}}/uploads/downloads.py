@@ -61,13 +61,10 @@ def download_response(upload: Upload, *, inline: bool = False) -> HttpResponseBa
     }
     content_type = upload.content_type or "application/octet-stream"
     if prefix := settings.DOWNLOAD_X_ACCEL_PREFIX:
-{%- if cookiecutter.object_storage == "s3" %}
-        if hasattr(upload.file.storage, "bucket_name"):  # in the bucket; without one, on disk
-            headers["X-Accel-Redirect"] = storage_location(prefix, upload, disposition, content_type)
-        else:
-            headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(str(upload.file.name))
-{%- else %}
         headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(str(upload.file.name))
+{%- if cookiecutter.object_storage == "s3" %}
+        if hasattr(upload.file.storage, "bucket_name"):  # in the bucket; without one (development), on disk
+            headers["X-Accel-Redirect"] = storage_location(prefix, upload, disposition, content_type)
 {%- endif %}
         return HttpResponse(content_type=content_type, headers=headers)
     return StreamingHttpResponse(stream(upload.file), content_type=content_type, headers=headers)

@@ -25,10 +25,11 @@ from .models import Upload
 
 logger = logging.getLogger(__name__)
 
-# What reading a stored file can raise that a later attempt may not: the disk's errors{% if cookiecutter.object_storage == "s3" %},
-# the object storage's (unreachable, throttled, failing){% endif %}. Anything else the
-# file's contents cause is final (inspection.py).
-READ_ERRORS: tuple[type[Exception], ...] = {% if cookiecutter.object_storage == "s3" %}(OSError, BotoCoreError, ClientError){% else %}(OSError,){% endif %}
+# What the object storage raises when it is unreachable, throttled or failing.
+STORAGE_ERRORS: tuple[type[Exception], ...] = {% if cookiecutter.object_storage == "s3" %}(BotoCoreError, ClientError){% else %}(){% endif %}
+# What reading a stored file can raise that a later attempt may not: the disk's errors,
+# the storage's. Anything else the file's contents cause is final (inspection.py).
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, *STORAGE_ERRORS)
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (*READ_ERRORS, DatabaseError)
 RETRY_BASE_DELAY = 5  # seconds before the first retry; doubles with every attempt
 RETRY_MAX_DELAY = 600  # seconds

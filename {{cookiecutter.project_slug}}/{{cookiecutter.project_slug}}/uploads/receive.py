@@ -14,9 +14,6 @@ from http import HTTPStatus
 from pathlib import PurePosixPath
 from typing import Any
 
-{% if cookiecutter.object_storage == "s3" -%}
-from botocore.exceptions import BotoCoreError, ClientError
-{% endif -%}
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
@@ -27,6 +24,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 
 from . import live, tasks
 from .inspection import SNIFF_BYTES, sniff_content_type
+from .lifecycle import STORAGE_ERRORS
 from .limits import UploadLimits
 from .models import Upload
 from .presentation import type_name
@@ -38,8 +36,8 @@ MAX_NAME_LENGTH = 200  # characters kept of the client's file name
 MULTIPART_OVERHEAD = 64 * 1024  # bytes of headers and boundaries allowed per request on top of the files
 FALLBACK_NAME = "upload"
 PARSE_CHUNK_SIZE = 1024 * 1024  # bytes the multipart parser hands to upload handlers at a time
-# A service the upload needs is down or unreachable: the database{% if cookiecutter.object_storage == "s3" %}, the object storage{% endif %}.
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError{% if cookiecutter.object_storage == "s3" %}, BotoCoreError, ClientError{% endif %})
+# A service the upload needs is down or unreachable: the database, the object storage.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, *STORAGE_ERRORS)
 
 
 class UploadRejectedError(Exception):
