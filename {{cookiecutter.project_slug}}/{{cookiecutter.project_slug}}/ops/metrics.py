@@ -53,7 +53,7 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .health import HEALTH_VIEWS
@@ -150,16 +150,32 @@ async def queue_state() -> list[Mapping[str, Any]]:
     return [queue async for queue in ready.order_by("queue_name")]
 
 
+class ProcessesCollector(Collector):
+    """Every process's metrics, from their files in ``directory``, read while gunicorn folds none (metrics_files.py)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.files = multiprocess.MultiProcessCollector(None, path=directory)  # type: ignore[no-untyped-call]  # untyped
+
+    def collect(self) -> Iterator[Metric]:
+        with locked(self.directory, exclusive=False):
+            metrics = list(self.files.collect())  # type: ignore[no-untyped-call]  # untyped
+        yield from metrics
+
+
+def shared_registry() -> CollectorRegistry:
+    """Every process's metrics with PROMETHEUS_MULTIPROC_DIR set; without it, this process's."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    registry.register(ProcessesCollector(directory))
+    return registry
+
+
 def exposition(queues: list[Mapping[str, Any]] | None) -> bytes:
     """Every process's metrics (or this one's), then the queue's (None: unknown), in Prometheus' text format."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # untyped
-        with locked(directory, exclusive=False):  # not while gunicorn folds a dead worker's files
-            shared = generate_latest(registry)
-    else:
-        shared = generate_latest(REGISTRY)
+    shared = generate_latest(shared_registry())
     if queues is None:
         return shared
     queue_registry = CollectorRegistry()
@@ -173,11 +189,7 @@ def serve_worker_metrics(port: int) -> None:
     Compose's worker service and Kubernetes' worker Deployment are scrape targets of their
     own (WORKER_METRICS_PORT); the queue's series stay with the web processes' /metrics.
     """
-    registry = REGISTRY
-    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # untyped
-    start_http_server(port, registry=registry)
+    start_http_server(port, registry=shared_registry())
 
 
 async def metrics_response() -> HttpResponse:
