@@ -31,6 +31,8 @@ from .support.docker import (
     UPLOAD_MAX_REQUEST_BYTES,
     ComposeStack,
     client_for,
+    processes,
+    scrape,
 )
 from .support.http import download_as_attachment, http_client, log_in, scraped, upload_and_wait
 from .support.processes import wait_for
@@ -55,11 +57,11 @@ def test_health_through_nginx(compose_stack: ComposeStack) -> None:
 def test_metrics_of_web_and_worker_and_nginx_refuses_them(compose_stack: ComposeStack) -> None:
     """gunicorn's /metrics has the requests and the queue; the worker service serves its own heartbeat."""
     assert compose_stack.get("/metrics").status_code == HTTPStatus.FORBIDDEN
-    scrape = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
-    web = compose_stack.compose("exec", "-T", "web", "python", "-c", scrape, "http://127.0.0.1:8000/metrics")
+    [web_container] = compose_stack.containers("web")
+    web = scrape(web_container, "http://127.0.0.1:8000/metrics")
     assert "http_request_duration_seconds_count" in web
     assert scraped(web, "task_queue_ready_jobs", queue="default") is not None, web
-    worker = compose_stack.compose("exec", "-T", "web", "python", "-c", scrape, "http://worker:9100/metrics")
+    worker = scrape(web_container, "http://worker:9100/metrics")
     heartbeat = scraped(worker, "task_worker_heartbeat_timestamp_seconds")
     assert heartbeat is not None, worker
     assert heartbeat > time.time() - 120
@@ -98,12 +100,8 @@ def test_upload_limits_hold_in_nginx_and_django(compose_stack: ComposeStack) -> 
 
 def processes_of(stack: ComposeStack, service: str) -> list[tuple[str, str]]:
     """(uid, command) of every process in the service's container."""
-    # `docker top` with explicit ps columns: `compose top` cuts CMD to the terminal's width.
-    container = stack.compose("ps", "-q", service).strip()
-    top = subprocess.run(
-        ["docker", "top", container, "-o", "pid,uid,args"], capture_output=True, text=True, check=True
-    ).stdout.splitlines()[1:]
-    return [(uid, args) for _pid, uid, args in (line.split(None, 2) for line in top if line.strip())]
+    [container] = stack.containers(service)
+    return processes(container)
 
 
 def test_web_and_worker_run_as_a_non_root_user_each_in_its_own_service(compose_stack: ComposeStack) -> None:

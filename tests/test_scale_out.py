@@ -21,8 +21,8 @@ import httpx
 import pytest
 import yaml
 
-from .support.docker import EMAIL, PASSWORD, ComposeStack, running_compose_stack
-from .support.http import log_in, scraped, upload_and_wait
+from .support.docker import ComposeStack, client_for, processes, running_compose_stack, scrape
+from .support.http import scraped, upload_and_wait
 from .support.processes import measured, wait_for
 
 pytestmark = pytest.mark.slow
@@ -93,22 +93,11 @@ def create_bucket_script() -> str:
     return f"import urllib.request; urllib.request.urlopen(urllib.request.Request({url!r}, method='PUT'))"
 
 
-def containers(stack: ComposeStack, service: str) -> list[str]:
-    return stack.compose("ps", "-q", service).split()
-
-
-def scrape(stack: ComposeStack, container: str, port: int) -> str:
-    script = f"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{port}/metrics').read().decode())"
-    return subprocess.run(
-        ["docker", "exec", container, "python", "-c", script], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def requests_served(stack: ComposeStack) -> dict[str, float]:
     """Requests each web replica has answered (its /metrics), by container."""
     served = {}
-    for container in containers(stack, "web"):
-        text = scrape(stack, container, 8000)
+    for container in stack.containers("web"):
+        text = scrape(container, "http://127.0.0.1:8000/metrics")
         served[container] = sum(
             value
             for line in text.splitlines()
@@ -120,27 +109,23 @@ def requests_served(stack: ComposeStack) -> dict[str, float]:
 
 def jobs_done(stack: ComposeStack) -> dict[str, float]:
     """Upload jobs each task worker has finished successfully, by container."""
-    task = "my_async_project.uploads.tasks.process_upload".replace("my_async_project", "scale_shop")
+    task = "scale_shop.uploads.tasks.process_upload"
     return {
-        container: scraped(scrape(stack, container, 9100), "tasks_finished_total", task=task, outcome="succeeded")
+        container: scraped(
+            scrape(container, "http://127.0.0.1:9100/metrics"), "tasks_finished_total", task=task, outcome="succeeded"
+        )
         or 0.0
-        for container in containers(stack, "worker")
+        for container in stack.containers("worker")
     }
-
-
-def client(stack: ComposeStack) -> httpx.Client:
-    logged_in = stack.client()
-    log_in(logged_in, EMAIL, PASSWORD)
-    return logged_in
 
 
 def test_replicas_share_sessions_counts_and_the_queue_and_each_upload_is_processed_once(
     stack: ComposeStack, record_property: RecordProperty
 ) -> None:
-    assert len(containers(stack, "web")) == 3
-    assert len(containers(stack, "worker")) == 2
+    assert len(stack.containers("web")) == 3
+    assert len(stack.containers("worker")) == 2
     before = requests_served(stack)
-    with closing(client(stack)) as session:
+    with closing(client_for(stack)) as session:
         contents = [b"n,value\n" + b"".join(b"%d,%d\n" % (n, n * k) for n in range(2000)) for k in range(12)]
         uploads = [upload_and_wait(session, f"part-{k}.csv", content) for k, content in enumerate(contents)]
         for upload, content in zip(uploads, contents, strict=True):
@@ -233,7 +218,7 @@ class Load:
 
     def run(self, fault: Callable[[], None], before: float = 2.0, after: float = 6.0) -> float:
         """Send load, inject the fault after ``before`` seconds, go on for ``after``; return the elapsed time."""
-        sessions = [client(self.stack) for _ in range(self.getters + 1)]
+        sessions = [client_for(self.stack) for _ in range(self.getters + 1)]
         threads = [threading.Thread(target=self.get_loop, args=(s,)) for s in sessions[:-1]]
         threads.append(threading.Thread(target=self.post_loop, args=(sessions[-1],)))
         start = time.monotonic()
@@ -262,7 +247,7 @@ class Load:
 
 
 def wait_processed(stack: ComposeStack, ids: list[str], timeout: float = 120) -> None:
-    with closing(client(stack)) as session:
+    with closing(client_for(stack)) as session:
 
         def all_done() -> bool:
             return all(session.get(f"/api/uploads/{upload_id}/").json()["status"] == "done" for upload_id in ids)
@@ -273,7 +258,7 @@ def wait_processed(stack: ComposeStack, ids: list[str], timeout: float = 120) ->
 def test_a_killed_web_replica_fails_no_get_and_at_most_the_posts_in_flight(
     stack: ComposeStack, record_property: RecordProperty
 ) -> None:
-    victim = containers(stack, "web")[1]
+    victim = stack.containers("web")[1]
     load = Load(stack)
     elapsed = load.run(lambda: subprocess.run(["docker", "kill", victim], check=True, capture_output=True))
     measured(record_property, f"web replica killed under load ({elapsed:.1f} s): {load.summary(elapsed)}")
@@ -282,7 +267,7 @@ def test_a_killed_web_replica_fails_no_get_and_at_most_the_posts_in_flight(
     assert len(load.post_errors) <= 1  # the one POST thread's request in flight, at most
     wait_processed(stack, load.posted_ids)
     stack.up()  # back to three replicas
-    assert len(containers(stack, "web")) == 3
+    assert len(stack.containers("web")) == 3
 
 
 def test_redis_restart_keeps_the_site_up(stack: ComposeStack, record_property: RecordProperty) -> None:
@@ -294,14 +279,14 @@ def test_redis_restart_keeps_the_site_up(stack: ComposeStack, record_property: R
     assert load.post_errors == []
     stack.up()
     # Sessions and the cache work again: a fresh login, and readiness reports the cache.
-    with closing(client(stack)) as session:
+    with closing(client_for(stack)) as session:
         assert session.get("/readyz").json()["cache"] == "ok"
 
 
 def test_postgresql_restart_fails_only_while_it_is_down_and_recovers_without_an_app_restart(
     stack: ComposeStack, record_property: RecordProperty
 ) -> None:
-    web_started = {c: started_at(c) for c in containers(stack, "web") + containers(stack, "worker")}
+    started = {c: started_at(c) for c in stack.containers("web") + stack.containers("worker")}
     done_before = sum(jobs_done(stack).values())
     load = Load(stack)
     restarted: dict[str, float] = {}
@@ -320,7 +305,7 @@ def test_postgresql_restart_fails_only_while_it_is_down_and_recovers_without_an_
     )
     measured(record_property, f"PostgreSQL restarted under load ({elapsed:.1f} s): {load.summary(elapsed)}; {errors}")
     assert last_error - restarted["healthy"] < 10  # recovered, by the pool's reconnects
-    assert {c: started_at(c) for c in web_started} == web_started  # no app restart
+    assert {c: started_at(c) for c in started} == started  # no app restart
     wait_processed(stack, load.posted_ids)
     # Each accepted upload processed once: as many jobs succeeded as uploads were accepted.
     wait_for(
@@ -353,13 +338,13 @@ def worker_memory(container: str) -> dict[str, int]:
 def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_memory_stays_flat(
     stack: ComposeStack, record_property: RecordProperty
 ) -> None:
-    first, second = containers(stack, "worker")
+    first, second = stack.containers("worker")
     line = b"the quick brown fox jumps over the lazy dog " * 3 + b"\n"
     content = line * (100 * MIB // len(line))
     baseline = worker_memory(second)
     subprocess.run(["docker", "pause", second], check=True, capture_output=True)
     try:
-        with closing(client(stack)) as session:
+        with closing(client_for(stack)) as session:
             response = session.post(
                 "/api/uploads/",
                 files={"file": ("big.txt", content)},
@@ -378,7 +363,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_memory_stays_flat
             killed = time.monotonic()
     finally:
         subprocess.run(["docker", "unpause", second], check=True, capture_output=True)
-    with closing(client(stack)) as session:
+    with closing(client_for(stack)) as session:
         wait_for(
             lambda: session.get(f"/api/uploads/{upload_id}/").json()["status"] == "done",
             "the other worker to finish the job",
@@ -438,12 +423,9 @@ def test_the_proxy_image_serves_as_kubernetes_runs_it_unprivileged_on_a_read_onl
             return probe.returncode == 0 and '"status": "ok"' in probe.stdout
 
         wait_for(healthy, "the restricted proxy to serve /healthz from the web replicas", timeout=60, interval=1)
-        # `docker top` needs the pid column to tell the container's processes apart.
-        top = subprocess.run(
-            ["docker", "top", name, "-o", "pid,uid,args"], capture_output=True, text=True, check=True
-        ).stdout.splitlines()[1:]
-        assert {line.split()[1] for line in top} == {user.split(":")[0]}, top
-        assert any("nginx: worker process" in line for line in top), top
+        top = processes(name)
+        assert {uid for uid, _ in top} == {user.split(":")[0]}, top
+        assert any("nginx: worker process" in command for _, command in top), top
     finally:
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)

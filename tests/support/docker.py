@@ -243,10 +243,28 @@ class ComposeStack:
                 pytest.fail("containers still listed 60 s after docker compose down")
             time.sleep(0.2)
 
+    def containers(self, service: str) -> list[str]:
+        """The ids of the service's running containers (one per replica)."""
+        return self.compose("ps", "-q", service).split()
+
     def up(self) -> float:
         start = time.monotonic()
         self.compose("up", "--detach", "--wait", "--wait-timeout", "300", *self.up_args)
         return time.monotonic() - start
+
+
+def processes(container: str) -> list[tuple[str, str]]:
+    """(uid, command) of every process in a container."""
+    # `docker top` with explicit ps columns (pid among them: docker needs it to tell the
+    # container's processes apart); `compose top` cuts CMD to the terminal's width.
+    top = docker("top", container, "-o", "pid,uid,args").stdout.splitlines()[1:]
+    return [(uid, args) for _pid, uid, args in (line.split(None, 2) for line in top if line.strip())]
+
+
+def scrape(container: str, url: str) -> str:
+    """A /metrics page as the container sees it (the metrics ports are not published)."""
+    script = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
+    return docker("exec", container, "python", "-c", script, url).stdout
 
 
 def base_images(project: Path) -> list[str]:
