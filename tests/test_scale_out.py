@@ -327,7 +327,8 @@ def worker_memory(container: str) -> dict[str, int]:
     """VmRSS and VmHWM (peak) of the task worker's process in the container, in KiB."""
     script = (
         "for p in /proc/[0-9]*; do "
-        'grep -q run_worker "$p/cmdline" 2>/dev/null && grep -E "^Vm(RSS|HWM)" "$p/status"; done'
+        # [r]: the pattern does not match this shell's own command line.
+        'grep -q "run_worke[r]" "$p/cmdline" 2>/dev/null && grep -E "^Vm(RSS|HWM)" "$p/status"; done'
     )
     output = subprocess.run(
         ["docker", "exec", container, "sh", "-c", script], capture_output=True, text=True, check=True
